@@ -1,1 +1,78 @@
-fn main() {}
+//! The `tressi` binary: argv → `cli::parse` → run / demo / target → exit code.
+//! Thin on purpose: every decision lives in the library. Exit codes: 0 done, 2 usage or
+//! set-up error (printed once, as `tressi: <message>`).
+
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+use tressi::{report, Command, Error, Summary};
+
+fn main() -> ExitCode {
+    match real_main() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(io::stderr(), "tressi: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn real_main() -> Result<(), Error> {
+    let mut out = io::stdout().lock();
+    match tressi::cli::parse(std::env::args_os().skip(1))? {
+        Command::Help(text) => {
+            let _ = out.write_all(text.as_bytes());
+        }
+        Command::Version => {
+            let _ = writeln!(out, "tressi {}", env!("CARGO_PKG_VERSION"));
+        }
+        Command::Target(opts) => tressi::target_server::run_cli(&opts)?,
+        Command::Run(plan) => {
+            tressi::signal::install();
+            let ui = plan.output.ui && io::stderr().is_terminal();
+            if ui {
+                let _ = writeln!(io::stderr(), "tressi: running {}", describe(&plan));
+            }
+            let summary = tressi::run(&plan)?;
+            print(&summary, plan.output.json, &mut out);
+        }
+        Command::Demo { json, ui } => {
+            tressi::signal::install();
+            if ui && io::stderr().is_terminal() {
+                let _ = writeln!(
+                    io::stderr(),
+                    "tressi demo: built-in target on loopback, 50 connections for 3s"
+                );
+            }
+            let (summary, served) = tressi::demo(json, ui)?;
+            print(&summary, json, &mut out);
+            if !json {
+                let _ = writeln!(out, "\n  Target       served {served} responses");
+            }
+        }
+    }
+    let _ = out.flush();
+    Ok(())
+}
+
+fn describe(plan: &tressi::Plan) -> String {
+    let what = match (plan.duration, plan.requests) {
+        (Some(d), _) => format!("{:?}", d),
+        (None, Some(n)) => format!("{n} requests"),
+        (None, None) => String::new(),
+    };
+    format!(
+        "{what} @ {} ({} connections, {} threads)",
+        plan.endpoints.first().map(|e| e.target.url()).unwrap_or_default(),
+        plan.connections,
+        plan.threads
+    )
+}
+
+fn print(summary: &Summary, json: bool, out: &mut dyn Write) {
+    // A closed stdout (e.g. `| head`) is not an error worth a panic or a message.
+    let _ = if json {
+        report::write_json(summary, out)
+    } else {
+        report::write_text(summary, out)
+    };
+}

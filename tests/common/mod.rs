@@ -1,0 +1,373 @@
+//! Shared helpers for the end-to-end tests: run the `tressi` binary or the library on a
+//! plan, start small scripted servers on loopback, and start nginx when it is installed.
+//! Every server binds 127.0.0.1 on an ephemeral port; every run is bounded in time.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_tressi"))
+}
+
+/// Runs `tressi ARGS` with a hard time limit and returns its output.
+pub fn tressi(args: &[&str], limit: Duration) -> Output {
+    let mut child = Command::new(bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn tressi");
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("tressi {args:?} did not finish within {limit:?}");
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Runs `tressi ARGS --json --no-ui`, expects exit 0, returns the parsed summary.
+pub fn tressi_json(args: &[&str]) -> serde_json::Value {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--json", "--no-ui"]);
+    let out = tressi(&all, Duration::from_secs(60));
+    assert!(
+        out.status.success(),
+        "tressi {all:?} failed: {}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+    });
+    check_totals(&v);
+    v
+}
+
+/// The invariants every summary must satisfy.
+pub fn check_totals(v: &serde_json::Value) {
+    let r = &v["requests"];
+    let n = |x: &serde_json::Value| x.as_u64().expect("a count");
+    let status_sum: u64 = v["status"].as_object().unwrap().values().map(n).sum();
+    assert_eq!(n(&r["completed"]), status_sum, "completed == sum of status: {v}");
+    assert_eq!(
+        n(&r["sent"]),
+        n(&r["completed"]) + n(&r["failed"]) + n(&r["in_flight_at_stop"]),
+        "sent == completed + failed + in flight: {v}"
+    );
+}
+
+pub fn count(v: &serde_json::Value, path: &[&str]) -> u64 {
+    let mut x = v;
+    for p in path {
+        x = &x[*p];
+    }
+    x.as_u64().unwrap_or_else(|| panic!("{path:?} is not a count in {v}"))
+}
+
+pub fn error_total(v: &serde_json::Value) -> u64 {
+    v["errors"].as_object().unwrap().values().map(|x| x.as_u64().unwrap()).sum()
+}
+
+/// The built-in target started as a child process (`tressi target`), so its
+/// `served N responses` line can be checked like a user would.
+pub struct TargetProcess {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl TargetProcess {
+    pub fn start(extra: &[&str]) -> TargetProcess {
+        let mut child = Command::new(bin())
+            .args(["target", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn target");
+        let mut stdout = child.stdout.take().unwrap();
+        let line = read_line(&mut stdout);
+        child.stdout = Some(stdout);
+        let addr = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .trim()
+            .parse()
+            .expect("address");
+        TargetProcess { child, addr }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// SIGTERM, then the served count from its last line.
+    pub fn stop(mut self) -> u64 {
+        unsafe_kill(self.child.id());
+        let mut rest = String::new();
+        self.child.stdout.take().unwrap().read_to_string(&mut rest).unwrap();
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "target exited with {status}");
+        let last = rest.lines().last().unwrap_or_default().to_string();
+        last.strip_prefix("served ")
+            .and_then(|s| s.strip_suffix(" responses"))
+            .unwrap_or_else(|| panic!("unexpected last line {last:?}"))
+            .parse()
+            .unwrap()
+    }
+}
+
+impl Drop for TargetProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unsafe_kill(pid: u32) {
+    // SAFETY: sending a signal to our own child process.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGTERM);
+    }
+}
+
+fn read_line(r: &mut impl Read) -> String {
+    let mut line = Vec::new();
+    let mut b = [0u8; 1];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        match r.read(&mut b) {
+            Ok(0) => break,
+            Ok(_) if b[0] == b'\n' => break,
+            Ok(_) => line.push(b[0]),
+            Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&line).into_owned()
+}
+
+/// How a scripted server answers each request.
+#[derive(Clone)]
+pub struct Script {
+    /// The bytes written for each request.
+    pub response: Vec<u8>,
+    /// Close the connection after each response.
+    pub close_after: bool,
+    /// Answer only after this long.
+    pub delay: Duration,
+}
+
+/// A small blocking server, one thread per connection, answering every request (a head
+/// ending in CRLFCRLF; test requests have no body) with the scripted bytes. Counts the
+/// responses it wrote completely.
+pub struct ScriptedServer {
+    pub addr: SocketAddr,
+    pub served: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl ScriptedServer {
+    pub fn start(script: Script) -> ScriptedServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let served = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s2, st2) = (served.clone(), stop.clone());
+        let accept = thread::spawn(move || {
+            while !st2.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((sock, _)) => {
+                        let (script, served, stop) = (script.clone(), s2.clone(), st2.clone());
+                        thread::spawn(move || serve(sock, &script, &served, &stop));
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(2)),
+                }
+            }
+        });
+        ScriptedServer {
+            addr,
+            served,
+            stop,
+            accept: Some(accept),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn served(&self) -> u64 {
+        self.served.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for ScriptedServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.accept.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn serve(mut sock: TcpStream, script: &Script, served: &AtomicU64, stop: &AtomicBool) {
+    let _ = sock.set_nodelay(true);
+    let _ = sock.set_read_timeout(Some(Duration::from_millis(50)));
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16384];
+    while !stop.load(Ordering::Relaxed) {
+        // Answer every complete request head in the buffer.
+        while let Some(end) = find(&buf, b"\r\n\r\n") {
+            buf.drain(..end + 4);
+            if !script.delay.is_zero() {
+                thread::sleep(script.delay);
+            }
+            if sock.write_all(&script.response).is_err() {
+                return;
+            }
+            served.fetch_add(1, Ordering::SeqCst);
+            if script.close_after {
+                let _ = sock.shutdown(Shutdown::Both);
+                return;
+            }
+        }
+        match sock.read(&mut chunk) {
+            Ok(0) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// nginx on an ephemeral loopback port, in the foreground, killed on drop.
+pub struct Nginx {
+    child: Child,
+    pub port: u16,
+    dir: PathBuf,
+}
+
+impl Nginx {
+    /// Starts nginx if it is installed. Without nginx: `None`, unless `CI` is set, where
+    /// a missing nginx fails the test (CI must install it).
+    pub fn start() -> Option<Nginx> {
+        let exe = ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists());
+        let Some(exe) = exe else {
+            assert!(std::env::var_os("CI").is_none(), "CI is set but nginx is not installed");
+            eprintln!("nginx not installed: skipping");
+            return None;
+        };
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("tressi-nginx-{}-{port}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for d in ["logs", "www", "tmp"] {
+            std::fs::create_dir_all(dir.join(d)).unwrap();
+        }
+        std::fs::write(dir.join("www/4k"), vec![b'x'; 4096]).unwrap();
+        let conf = format!(
+            r#"daemon off;
+master_process off;
+worker_processes 1;
+pid nginx.pid;
+error_log logs/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    keepalive_requests 1000000000;
+    keepalive_timeout 300s;
+    client_body_temp_path tmp/body;
+    proxy_temp_path tmp/proxy;
+    fastcgi_temp_path tmp/fastcgi;
+    uwsgi_temp_path tmp/uwsgi;
+    scgi_temp_path tmp/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        root www;
+        default_type text/plain;
+        location = / {{ return 200 "hello, world\n"; }}
+        location = /4k {{ }}
+        location = /chunked {{
+            sub_filter_types *;
+            sub_filter_once on;
+            sub_filter "hello" "hello";
+            return 200 "hello, world\n";
+        }}
+        location = /status {{ stub_status; }}
+    }}
+}}
+"#
+        );
+        std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+        let child = Command::new(&exe)
+            .arg("-p")
+            .arg(format!("{}/", dir.display()))
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn nginx");
+        let n = Nginx { child, port, dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "nginx did not start");
+            thread::sleep(Duration::from_millis(20));
+        }
+        Some(n)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// nginx's own request counter (stub_status), excluding this status request.
+    pub fn requests(&self) -> u64 {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.write_all(b"GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        // "... server accepts handled requests\n A H R \n"
+        let line = text
+            .lines()
+            .skip_while(|l| !l.contains("accepts handled requests"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no counters in {text}"));
+        let r: u64 = line.split_whitespace().nth(2).unwrap().parse().unwrap();
+        r - 1
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}

@@ -1,0 +1,247 @@
+//! End-to-end runs of the `tressi` binary on loopback: against the built-in target
+//! (counts must match the target's own `served` exactly), against nginx (when installed;
+//! required under CI), and against small scripted servers for the framing cases
+//! (close after every response, close-delimited bodies, HEAD, chunked with extensions and
+//! trailers, timeouts). Each run is bounded by a short duration or a request count.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+const CLOSE_EVERY: &[u8] = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok";
+
+#[test]
+fn built_in_target_counts_match_exactly() {
+    for (p, c, n) in [("1", "8", "20000"), ("16", "4", "40000")] {
+        let target = TargetProcess::start(&[]);
+        let v = tressi_json(&[&target.url("/"), "-c", c, "-t", "2", "-n", n, "-p", p]);
+        let served = target.stop();
+        let n: u64 = n.parse().unwrap();
+        assert_eq!(count(&v, &["requests", "completed"]), n, "p={p}: {v}");
+        assert_eq!(count(&v, &["status", "200"]), n);
+        assert_eq!(served, n, "the target served exactly what tressi completed (p={p})");
+        assert_eq!(error_total(&v), 0, "{v}");
+        assert_eq!(count(&v, &["requests", "in_flight_at_stop"]), 0);
+        assert_eq!(count(&v, &["connections", "established"]), c.parse::<u64>().unwrap());
+        assert_eq!(count(&v, &["connections", "reconnects"]), 0);
+        // 13-byte body + head per response; request bytes per request.
+        assert!(count(&v, &["bytes", "read"]) > 13 * n);
+        assert!(count(&v, &["bytes", "written"]) >= 16 * n);
+    }
+}
+
+#[test]
+fn duration_run_reports_in_flight_and_reconciles_with_the_target() {
+    let target = TargetProcess::start(&[]);
+    let v = tressi_json(&[&target.url("/"), "-c", "20", "-t", "2", "-d", "1s", "-p", "4"]);
+    let served = target.stop();
+    let completed = count(&v, &["requests", "completed"]);
+    let in_flight = count(&v, &["requests", "in_flight_at_stop"]);
+    assert!(completed > 1000, "{v}");
+    assert_eq!(error_total(&v), 0, "{v}");
+    // Responses the target wrote but tressi had not read at the stop are in flight.
+    assert!(
+        served >= completed && served <= completed + in_flight,
+        "served {served}, completed {completed}, in flight {in_flight}"
+    );
+    let d = v["duration_s"].as_f64().unwrap();
+    assert!((0.95..2.0).contains(&d), "duration {d}");
+}
+
+#[test]
+fn text_report_and_post_with_headers_and_body() {
+    let target = TargetProcess::start(&[]);
+    let out = tressi(
+        &[
+            &target.url("/api?x=1"),
+            "-c",
+            "4",
+            "-n",
+            "1000",
+            "-p",
+            "8",
+            "-m",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "-b",
+            r#"{"a":1}"#,
+            "--no-ui",
+        ],
+        Duration::from_secs(30),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("POST http://127.0.0.1:"), "{text}");
+    assert!(text.contains("1,000 completed"), "{text}");
+    assert!(text.contains("200: 1,000"), "{text}");
+    assert!(text.contains("Errors       none"), "{text}");
+    assert_eq!(target.stop(), 1000);
+}
+
+#[test]
+fn head_requests_with_and_without_pipelining() {
+    for p in ["1", "16"] {
+        let target = TargetProcess::start(&[]);
+        let v = tressi_json(&[&target.url("/"), "-m", "HEAD", "-c", "2", "-n", "2000", "-p", p]);
+        assert_eq!(count(&v, &["status", "200"]), 2000, "p={p}: {v}");
+        assert_eq!(error_total(&v), 0);
+        assert_eq!(count(&v, &["connections", "reconnects"]), 0, "HEAD reuses connections");
+        assert_eq!(target.stop(), 2000);
+    }
+}
+
+#[test]
+fn server_closing_after_every_response() {
+    let srv = ScriptedServer::start(Script {
+        response: CLOSE_EVERY.to_vec(),
+        close_after: true,
+        delay: Duration::ZERO,
+    });
+    let v = tressi_json(&[&srv.url("/"), "-c", "4", "-t", "1", "-n", "400"]);
+    assert_eq!(count(&v, &["status", "200"]), 400, "{v}");
+    assert_eq!(error_total(&v), 0, "{v}");
+    assert!(count(&v, &["connections", "reconnects"]) >= 396);
+    assert_eq!(srv.served(), 400);
+}
+
+#[test]
+fn no_keepalive_flag_sends_connection_close() {
+    let target = TargetProcess::start(&[]);
+    let v = tressi_json(&[&target.url("/"), "--no-keepalive", "-c", "2", "-n", "300", "-p", "8"]);
+    assert_eq!(count(&v, &["status", "200"]), 300, "{v}");
+    assert_eq!(error_total(&v), 0, "{v}");
+    assert_eq!(v["pipelining"], 1, "pipelining is off without keep-alive");
+    assert!(count(&v, &["connections", "reconnects"]) >= 298);
+    assert_eq!(target.stop(), 300);
+}
+
+#[test]
+fn close_delimited_bodies() {
+    let srv = ScriptedServer::start(Script {
+        response: b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nbody until close".to_vec(),
+        close_after: true,
+        delay: Duration::ZERO,
+    });
+    let v = tressi_json(&[&srv.url("/"), "-c", "2", "-n", "200"]);
+    assert_eq!(count(&v, &["status", "200"]), 200, "{v}");
+    assert_eq!(error_total(&v), 0, "{v}");
+}
+
+#[test]
+fn chunked_with_extensions_and_trailers_pipelined() {
+    let body = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+        5;name=value\r\nhello\r\n\
+        00A;quoted=\"a;b\"\r\n, world!!!\r\n\
+        0;last\r\nX-Trailer: yes\r\nX-Other: 1\r\n\r\n";
+    let srv = ScriptedServer::start(Script {
+        response: body.to_vec(),
+        close_after: false,
+        delay: Duration::ZERO,
+    });
+    for p in ["1", "16"] {
+        let before = srv.served();
+        let v = tressi_json(&[&srv.url("/"), "-c", "2", "-n", "1000", "-p", p]);
+        assert_eq!(count(&v, &["status", "200"]), 1000, "p={p}: {v}");
+        assert_eq!(error_total(&v), 0, "{v}");
+        assert_eq!(count(&v, &["connections", "reconnects"]), 0, "connections reused");
+        assert_eq!(count(&v, &["bytes", "read"]), 1000 * body.len() as u64);
+        assert_eq!(srv.served() - before, 1000);
+    }
+}
+
+#[test]
+fn slow_responses_time_out_once_and_late_answers_are_not_counted() {
+    let srv = ScriptedServer::start(Script {
+        response: b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+        close_after: false,
+        delay: Duration::from_millis(400),
+    });
+    let v = tressi_json(&[&srv.url("/"), "-c", "2", "-d", "1s", "--timeout", "100ms"]);
+    assert_eq!(count(&v, &["requests", "completed"]), 0, "late answers never count: {v}");
+    let timeouts = count(&v, &["errors", "timeout"]);
+    assert!(timeouts >= 4, "each connection times out repeatedly: {v}");
+    assert_eq!(count(&v, &["requests", "failed"]), timeouts);
+    assert!(count(&v, &["connections", "reconnects"]) >= timeouts - 2);
+}
+
+#[test]
+fn nothing_listening_is_one_setup_error() {
+    let port = free_port();
+    let out = tressi(
+        &[&format!("http://127.0.0.1:{port}/"), "-d", "1s", "--no-ui"],
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("tressi: cannot connect to"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn usage_errors_exit_2_with_one_line() {
+    for args in [
+        &["--bogus"][..],
+        &["http://127.0.0.1:1/", "-c", "zero"],
+        &["http://127.0.0.1:1/", "-c", "0"],
+        &["ftp://127.0.0.1/"],
+        &[],
+    ] {
+        let out = tressi(args, Duration::from_secs(10));
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert!(err.starts_with("tressi: "), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn help_and_version() {
+    let out = tressi(&["--help"], Duration::from_secs(10));
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(help.contains("--connections"), "{help}");
+    let out = tressi(&["-V"], Duration::from_secs(10));
+    assert!(out.status.success());
+    assert!(String::from_utf8(out.stdout).unwrap().starts_with("tressi "));
+}
+
+#[test]
+fn demo_runs_against_the_built_in_target() {
+    let out = tressi(&["demo", "--json", "--no-ui"], Duration::from_secs(30));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    check_totals(&v);
+    assert!(count(&v, &["requests", "completed"]) > 1000, "{v}");
+    assert_eq!(error_total(&v), 0, "{v}");
+}
+
+#[test]
+fn nginx_plain_chunked_and_pipelined() {
+    let Some(nginx) = Nginx::start() else { return };
+    let cases = [("/", "1", "20000"), ("/", "16", "40000"), ("/chunked", "1", "10000"), ("/4k", "8", "10000")];
+    for (path, p, n) in cases {
+        let before = nginx.requests();
+        let v = tressi_json(&[&nginx.url(path), "-c", "10", "-t", "2", "-n", n, "-p", p]);
+        let n: u64 = n.parse().unwrap();
+        assert_eq!(count(&v, &["status", "200"]), n, "{path} p={p}: {v}");
+        assert_eq!(error_total(&v), 0, "{path} p={p}: {v}");
+        assert_eq!(count(&v, &["connections", "reconnects"]), 0, "{path} p={p}: {v}");
+        assert_eq!(nginx.requests() - before, n, "nginx counted every request once");
+    }
+    // HEAD through nginx: Content-Length announced, no body.
+    let v = tressi_json(&[&nginx.url("/4k"), "-m", "HEAD", "-c", "4", "-n", "4000", "-p", "16"]);
+    assert_eq!(count(&v, &["status", "200"]), 4000, "{v}");
+    assert_eq!(error_total(&v), 0, "{v}");
+}
+
+#[test]
+fn nginx_duration_run() {
+    let Some(nginx) = Nginx::start() else { return };
+    let v = tressi_json(&[&nginx.url("/"), "-c", "50", "-t", "2", "-d", "1s"]);
+    assert!(count(&v, &["requests", "completed"]) > 1000, "{v}");
+    assert_eq!(error_total(&v), 0, "{v}");
+    assert_eq!(count(&v, &["connections", "established"]), 50);
+}
