@@ -206,7 +206,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, Error
     }
 }
 
-/// Stage one of a run (also used by tests with a fixed CPU count).
+/// What the run parser found: options to validate, or a command to return at once.
 enum Parsed {
     Run(RunArgs),
     Done(Command),
@@ -520,17 +520,17 @@ Arguments:
        accepted but needs TLS support)
 
 Options:
-  -c, --connections N      Connections to keep open, in total           [50]
+  -c, --connections N      Connections to keep open, in total             [50]
   -t, --threads N          Worker threads (alias --workers)      [CPUs, <= -c]
   -d, --duration D         Stop after D, e.g. 30s, 1m30s     [10s; none if -n]
   -n, --requests N         Stop after N requests, e.g. 100k
-  -p, --pipelining N       Requests in flight per connection, <= 1024    [1]
-  -m, --method M           Request method                              [GET]
+  -p, --pipelining N       Requests in flight per connection, <= 1024      [1]
+  -m, --method M           Request method                                [GET]
   -H, --header 'N: V'      Add a request header (repeatable)
   -b, --body S             Request body
       --body-file PATH     Request body read from a file
-      --timeout D          Response timeout                            [10s]
-      --connect-timeout D  Connect timeout                              [5s]
+      --timeout D          Response timeout                              [10s]
+      --connect-timeout D  Connect timeout                                [5s]
       --no-keepalive       Send 'Connection: close' (one request per connection)
       --json               Print the summary as JSON on stdout
       --no-ui              No live progress on stderr
