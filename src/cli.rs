@@ -1,1 +1,1252 @@
-//! (to be written)
+//! Command line → `Command`, in two stages: `lexopt` turns any iterator of arguments into
+//! raw options (`RunArgs`: every value parsed, nothing cross-checked, defaults not yet
+//! applied), then `RunArgs::validate` applies defaults and cross-checks into a `Plan`.
+//! Also owns the help text.
+//!
+//! Must not touch the OS beyond two reads: the number of CPUs (default `--threads`) and
+//! the `--body-file` contents. No name resolution (`Plan::addrs` is left empty), no
+//! printing, no exit, and no panic on any argument, non-UTF-8 ones included.
+//!
+//! Choices:
+//! - Errors are `Error::Usage` (`Error::Url` for the URL, `Error::Setup` when
+//!   `--body-file` cannot be read), one line naming the flag (by its long name) and value.
+//! - A single-valued flag given twice: the last one wins. `-H` accumulates.
+//! - `--body` and `--body-file` together are an error.
+//! - `--threads` defaults to the CPU count clamped to `--connections`; an explicit
+//!   `--threads` above `--connections` is an error (as in wrk), not silently clamped.
+//! - Limits: connections 1..=1_000_000, threads 1..=1024, pipelining 1..=1024,
+//!   `--requests` >= 1, `--duration`/`--timeout`/`--connect-timeout` > 0.
+//! - Subcommands (`demo`, `target`, `help`) must be the first argument; the same word
+//!   later on the line is an error pointing that out (write `http://demo/` for a host
+//!   of that name).
+//! - `https://` URLs are accepted here; the engine reports that TLS is not built.
+//! - `-h`/`--help` anywhere returns the help (errors in earlier arguments win).
+
+use crate::error::Error;
+use crate::plan::{Command, Endpoint, Output, Plan, TargetOptions};
+use crate::target::Target;
+use crate::units::{parse_count, parse_duration, parse_size};
+use lexopt::Arg::{Long, Short, Value};
+use std::ffi::OsString;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Default `--connections`.
+pub const DEFAULT_CONNECTIONS: usize = 50;
+/// Default `--duration` when `--requests` is not given.
+pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
+/// Default `--timeout`.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default `--connect-timeout`.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Upper bound of `--connections`.
+pub const MAX_CONNECTIONS: usize = 1_000_000;
+/// Upper bound of `--threads` (load generator and built-in target).
+pub const MAX_THREADS: usize = 1024;
+/// Upper bound of `--pipelining`.
+pub const MAX_PIPELINING: usize = 1024;
+/// Default `tressi target --listen`.
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8080));
+/// Default `tressi target --body-size` ("hello, world\n").
+pub const DEFAULT_BODY_SIZE: usize = 13;
+/// Upper bound of `tressi target --body-size`.
+pub const MAX_BODY_SIZE: usize = 1 << 30;
+
+/// Where the request body comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodySource {
+    /// `-b/--body`: the bytes as given.
+    Inline(Vec<u8>),
+    /// `--body-file`: read at validation.
+    File(PathBuf),
+}
+
+/// Stage one: the run options as given, each value parsed, no defaults applied and no
+/// cross-checks done. `None` = not given. (A config file can fill one of these too.)
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunArgs {
+    pub url: Option<String>,
+    pub connections: Option<u64>,
+    pub threads: Option<u64>,
+    pub duration: Option<Duration>,
+    pub requests: Option<u64>,
+    pub pipelining: Option<u64>,
+    /// Already upper-cased and checked to be a token.
+    pub method: Option<String>,
+    /// Already checked: token names, trimmed values without control characters.
+    pub headers: Vec<(String, String)>,
+    pub body: Option<BodySource>,
+    pub timeout: Option<Duration>,
+    pub connect_timeout: Option<Duration>,
+    pub no_keepalive: bool,
+    pub json: bool,
+    pub no_ui: bool,
+}
+
+fn usage(msg: impl Into<String>) -> Error {
+    Error::Usage(msg.into())
+}
+
+fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+impl RunArgs {
+    /// Stage two: defaults, ranges and cross-checks → a `Plan` (addresses unresolved).
+    /// Reads `--body-file`.
+    pub fn validate(self) -> Result<Plan, Error> {
+        self.validate_with_cpus(cpus())
+    }
+
+    /// `validate` with the CPU count given (the default for `--threads`).
+    pub fn validate_with_cpus(self, cpus: usize) -> Result<Plan, Error> {
+        let Some(url) = self.url else {
+            return Err(usage(
+                "missing URL (usage: tressi [OPTIONS] URL; see 'tressi --help')",
+            ));
+        };
+        let target = Target::parse(&url)?;
+
+        let connections = range("--connections", self.connections, 1, MAX_CONNECTIONS)?
+            .unwrap_or(DEFAULT_CONNECTIONS);
+        let threads = match range("--threads", self.threads, 1, MAX_THREADS)? {
+            Some(t) if t > connections => {
+                return Err(usage(format!(
+                    "--threads {t} is more than --connections {connections} \
+                     (each thread needs at least one connection)"
+                )))
+            }
+            Some(t) => t,
+            None => cpus.clamp(1, MAX_THREADS).min(connections),
+        };
+        let pipelining = range("--pipelining", self.pipelining, 1, MAX_PIPELINING)?.unwrap_or(1);
+        let requests = match self.requests {
+            Some(0) => return Err(usage("--requests: must be at least 1 (got 0)")),
+            n => n,
+        };
+        let duration = match self.duration {
+            Some(d) => Some(positive("--duration", d)?),
+            None if requests.is_some() => None,
+            None => Some(DEFAULT_DURATION),
+        };
+        let timeout = match self.timeout {
+            Some(d) => positive("--timeout", d)?,
+            None => DEFAULT_TIMEOUT,
+        };
+        let connect_timeout = match self.connect_timeout {
+            Some(d) => positive("--connect-timeout", d)?,
+            None => DEFAULT_CONNECT_TIMEOUT,
+        };
+        let body = match self.body {
+            None => Vec::new(),
+            Some(BodySource::Inline(bytes)) => bytes,
+            Some(BodySource::File(path)) => std::fs::read(&path).map_err(|e| {
+                Error::Setup(format!(
+                    "--body-file '{}': cannot read: {e}",
+                    path.display()
+                ))
+            })?,
+        };
+
+        Ok(Plan {
+            endpoints: vec![Endpoint {
+                target,
+                method: self.method.unwrap_or_else(|| "GET".to_string()),
+                headers: self.headers,
+                body,
+            }],
+            connections,
+            threads,
+            duration,
+            requests,
+            pipelining,
+            timeout,
+            connect_timeout,
+            keepalive: !self.no_keepalive,
+            output: Output {
+                json: self.json,
+                ui: !self.no_ui,
+            },
+            addrs: Vec::new(),
+        })
+    }
+}
+
+/// Checks an optional count against `min..=max`.
+fn range(flag: &str, value: Option<u64>, min: usize, max: usize) -> Result<Option<usize>, Error> {
+    let Some(n) = value else { return Ok(None) };
+    if n < min as u64 {
+        return Err(usage(format!("{flag}: must be at least {min} (got {n})")));
+    }
+    match usize::try_from(n) {
+        Ok(n) if n <= max => Ok(Some(n)),
+        _ => Err(usage(format!("{flag}: must be at most {max} (got {n})"))),
+    }
+}
+
+fn positive(flag: &str, d: Duration) -> Result<Duration, Error> {
+    if d.is_zero() {
+        return Err(usage(format!("{flag}: must be greater than 0 (got 0s)")));
+    }
+    Ok(d)
+}
+
+/// The whole argument list after argv[0] → a `Command`.
+pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, Error> {
+    let args: Vec<OsString> = args.into_iter().collect();
+    match args.first().and_then(|a| a.to_str()) {
+        Some("demo") => parse_demo(&args[1..]),
+        Some("target") => parse_target(&args[1..]),
+        Some("help") => Ok(Command::Help(help())),
+        _ => match parse_run(args)? {
+            Parsed::Done(cmd) => Ok(cmd),
+            Parsed::Run(raw) => Ok(Command::Run(Box::new(raw.validate()?))),
+        },
+    }
+}
+
+/// What the run parser found: options to validate, or a command to return at once.
+enum Parsed {
+    Run(RunArgs),
+    Done(Command),
+}
+
+/// The canonical long name of a short or long flag, or `None` if unknown.
+fn canonical(arg: &lexopt::Arg<'_>) -> Option<&'static str> {
+    Some(match arg {
+        Short('c') | Long("connections") => "--connections",
+        Short('t') | Long("threads") | Long("workers") => "--threads",
+        Short('d') | Long("duration") => "--duration",
+        Short('n') | Long("requests") => "--requests",
+        Short('p') | Long("pipelining") => "--pipelining",
+        Short('m') | Long("method") => "--method",
+        Short('H') | Long("header") => "--header",
+        Short('b') | Long("body") => "--body",
+        Long("body-file") => "--body-file",
+        Long("timeout") => "--timeout",
+        Long("connect-timeout") => "--connect-timeout",
+        Long("no-keepalive") => "--no-keepalive",
+        Long("json") => "--json",
+        Long("no-ui") => "--no-ui",
+        Short('h') | Long("help") => "--help",
+        Short('V') | Long("version") => "--version",
+        Long("listen") => "--listen",
+        Long("body-size") => "--body-size",
+        _ => return None,
+    })
+}
+
+fn unknown(arg: &lexopt::Arg<'_>, context: &str) -> Error {
+    let shown = match arg {
+        Short(c) => format!("-{c}"),
+        Long(l) => format!("--{l}"),
+        Value(v) => v.to_string_lossy().into_owned(),
+    };
+    usage(format!(
+        "unknown option '{shown}'{context} (see 'tressi --help')"
+    ))
+}
+
+/// Maps a lexopt error from `next()`.
+fn lex_error(e: lexopt::Error) -> Error {
+    match e {
+        lexopt::Error::UnexpectedValue { option, value } => usage(format!(
+            "{option} takes no value (got '{}')",
+            value.to_string_lossy()
+        )),
+        other => usage(other.to_string()),
+    }
+}
+
+/// The value of `flag` (next argument or `=value`), as raw OS string.
+fn os_value(p: &mut lexopt::Parser, flag: &str) -> Result<OsString, Error> {
+    p.value()
+        .map_err(|_| usage(format!("missing value for {flag}")))
+}
+
+/// The value of `flag` as UTF-8.
+fn str_value(p: &mut lexopt::Parser, flag: &str) -> Result<String, Error> {
+    os_value(p, flag)?.into_string().map_err(|v| {
+        usage(format!(
+            "{flag}: value '{}' is not valid UTF-8",
+            v.to_string_lossy()
+        ))
+    })
+}
+
+fn count_value(p: &mut lexopt::Parser, flag: &str) -> Result<u64, Error> {
+    parse_count(&str_value(p, flag)?).map_err(|e| usage(format!("{flag}: {e}")))
+}
+
+fn duration_value(p: &mut lexopt::Parser, flag: &str) -> Result<Duration, Error> {
+    parse_duration(&str_value(p, flag)?).map_err(|e| usage(format!("{flag}: {e}")))
+}
+
+#[cfg(unix)]
+fn os_bytes(s: OsString) -> Vec<u8> {
+    use std::os::unix::ffi::OsStringExt;
+    s.into_vec()
+}
+
+#[cfg(not(unix))]
+fn os_bytes(s: OsString) -> Vec<u8> {
+    s.to_string_lossy().into_owned().into_bytes()
+}
+
+/// RFC 9110 `tchar`.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_tchar)
+}
+
+/// `-m/--method`: a token, upper-cased.
+pub fn parse_method(s: &str) -> Result<String, Error> {
+    if !is_token(s) {
+        return Err(usage(format!(
+            "--method: '{}' is not a valid method (letters, digits and !#$%&'*+-.^_`|~ only)",
+            s.escape_debug()
+        )));
+    }
+    Ok(s.to_ascii_uppercase())
+}
+
+/// `-H/--header`: `Name: value` → (name as given, value trimmed of spaces and tabs).
+pub fn parse_header(s: &str) -> Result<(String, String), Error> {
+    let shown = s.escape_debug();
+    let Some((name, value)) = s.split_once(':') else {
+        return Err(usage(format!(
+            "--header: '{shown}' has no ':' (expected 'Name: value')"
+        )));
+    };
+    if name.is_empty() {
+        return Err(usage(format!("--header: '{shown}' has an empty name")));
+    }
+    if !is_token(name) {
+        return Err(usage(format!(
+            "--header: invalid name '{}' in '{shown}' (letters, digits and \
+             !#$%&'*+-.^_`|~ only; no space before ':')",
+            name.escape_debug()
+        )));
+    }
+    let value = value.trim_matches([' ', '\t']);
+    if value.chars().any(|c| c.is_control() && c != '\t') {
+        return Err(usage(format!(
+            "--header: value of '{name}' contains a control character (CR, LF, NUL...)"
+        )));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+/// For a flag that returns at once (`--help`, `--version`): reject `--flag=value`,
+/// which lexopt would only report at the next `next()`. Short flags are left alone so
+/// that a cluster like `-hV` is not read as `-h` with the value `V`.
+fn no_value(p: &mut lexopt::Parser, is_long: bool, flag: &str) -> Result<(), Error> {
+    if is_long {
+        if let Some(v) = p.optional_value() {
+            return Err(usage(format!(
+                "{flag} takes no value (got '{}')",
+                v.to_string_lossy()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn parse_run(args: Vec<OsString>) -> Result<Parsed, Error> {
+    let mut raw = RunArgs::default();
+    let mut inline_body = false;
+    let mut file_body = false;
+    let mut p = lexopt::Parser::from_args(args);
+    while let Some(arg) = p.next().map_err(lex_error)? {
+        if let Value(v) = arg {
+            let url = v
+                .into_string()
+                .map_err(|v| Error::Url(format!("'{}': not valid UTF-8", v.to_string_lossy())))?;
+            if matches!(url.as_str(), "demo" | "target" | "help") {
+                return Err(usage(format!(
+                    "'{url}' is a subcommand and must come first ('tressi {url} ...'); \
+                     for a host named {url} write http://{url}/"
+                )));
+            }
+            if let Some(first) = &raw.url {
+                return Err(usage(format!(
+                    "more than one URL: '{first}' and '{url}' (tressi takes one URL)"
+                )));
+            }
+            raw.url = Some(url);
+            continue;
+        }
+        let is_long = matches!(arg, Long(_));
+        let Some(flag) = canonical(&arg).filter(|f| !matches!(*f, "--listen" | "--body-size"))
+        else {
+            return Err(unknown(&arg, ""));
+        };
+        match flag {
+            "--connections" => raw.connections = Some(count_value(&mut p, flag)?),
+            "--threads" => raw.threads = Some(count_value(&mut p, flag)?),
+            "--duration" => raw.duration = Some(duration_value(&mut p, flag)?),
+            "--requests" => raw.requests = Some(count_value(&mut p, flag)?),
+            "--pipelining" => raw.pipelining = Some(count_value(&mut p, flag)?),
+            "--method" => raw.method = Some(parse_method(&str_value(&mut p, flag)?)?),
+            "--header" => raw.headers.push(parse_header(&str_value(&mut p, flag)?)?),
+            "--body" => {
+                raw.body = Some(BodySource::Inline(os_bytes(os_value(&mut p, flag)?)));
+                inline_body = true;
+            }
+            "--body-file" => {
+                raw.body = Some(BodySource::File(PathBuf::from(os_value(&mut p, flag)?)));
+                file_body = true;
+            }
+            "--timeout" => raw.timeout = Some(duration_value(&mut p, flag)?),
+            "--connect-timeout" => raw.connect_timeout = Some(duration_value(&mut p, flag)?),
+            "--no-keepalive" => raw.no_keepalive = true,
+            "--json" => raw.json = true,
+            "--no-ui" => raw.no_ui = true,
+            "--help" => {
+                no_value(&mut p, is_long, flag)?;
+                return Ok(Parsed::Done(Command::Help(help())));
+            }
+            "--version" => {
+                no_value(&mut p, is_long, flag)?;
+                return Ok(Parsed::Done(Command::Version));
+            }
+            _ => return Err(unknown(&arg, "")),
+        }
+        if inline_body && file_body {
+            return Err(usage("--body and --body-file cannot both be given"));
+        }
+    }
+    Ok(Parsed::Run(raw))
+}
+
+fn parse_demo(args: &[OsString]) -> Result<Command, Error> {
+    let (mut json, mut ui) = (false, true);
+    let mut p = lexopt::Parser::from_args(args.iter().cloned());
+    while let Some(arg) = p.next().map_err(lex_error)? {
+        match canonical(&arg) {
+            Some("--json") => json = true,
+            Some("--no-ui") => ui = false,
+            Some("--help") => return Ok(Command::Help(help())),
+            _ => {
+                if let Value(v) = &arg {
+                    return Err(usage(format!(
+                        "unexpected argument '{}' for 'tressi demo' (it takes no URL)",
+                        v.to_string_lossy()
+                    )));
+                }
+                return Err(unknown(&arg, " for 'tressi demo'"));
+            }
+        }
+    }
+    Ok(Command::Demo { json, ui })
+}
+
+/// `--listen`: `IP:PORT`, `[IPv6]:PORT`, `localhost:PORT`, `:PORT` or `PORT`
+/// (the last three on 127.0.0.1). Port 0 asks the OS for a free port.
+pub fn parse_listen(s: &str) -> Result<SocketAddr, Error> {
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let port_text = s
+        .strip_prefix("localhost:")
+        .or_else(|| s.strip_prefix(':'))
+        .unwrap_or(s);
+    match port_text.parse::<u16>() {
+        Ok(port) if port_text.bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)))
+        }
+        _ => Err(usage(format!(
+            "--listen: invalid address '{}' (expected IP:PORT, e.g. 127.0.0.1:8080, or a port)",
+            s.escape_debug()
+        ))),
+    }
+}
+
+fn parse_target(args: &[OsString]) -> Result<Command, Error> {
+    let mut opts = TargetOptions {
+        listen: DEFAULT_LISTEN,
+        threads: 1,
+        body_size: DEFAULT_BODY_SIZE,
+    };
+    let mut p = lexopt::Parser::from_args(args.iter().cloned());
+    while let Some(arg) = p.next().map_err(lex_error)? {
+        let flag = canonical(&arg);
+        match flag {
+            Some(f @ "--listen") => opts.listen = parse_listen(&str_value(&mut p, f)?)?,
+            Some(f @ "--threads") => {
+                let n = count_value(&mut p, f)?;
+                opts.threads = range(f, Some(n), 1, MAX_THREADS)?.unwrap_or(1);
+            }
+            Some(f @ "--body-size") => {
+                let text = str_value(&mut p, f)?;
+                let n = parse_size(&text).map_err(|e| usage(format!("{f}: {e}")))?;
+                opts.body_size = match usize::try_from(n) {
+                    Ok(n) if n <= MAX_BODY_SIZE => n,
+                    _ => return Err(usage(format!("{f}: must be at most 1GiB (got '{text}')"))),
+                };
+            }
+            Some("--help") => return Ok(Command::Help(help())),
+            _ => {
+                if let Value(v) = &arg {
+                    return Err(usage(format!(
+                        "unexpected argument '{}' for 'tressi target' (use --listen ADDR)",
+                        v.to_string_lossy()
+                    )));
+                }
+                return Err(unknown(&arg, " for 'tressi target'"));
+            }
+        }
+    }
+    Ok(Command::Target(opts))
+}
+
+/// The help text (`-h/--help`, `tressi help`): usage, options with defaults,
+/// subcommands, examples. Every line fits 80 columns.
+pub fn help() -> String {
+    format!(
+        "\
+tressi {version} - HTTP/1.1 load generator and latency benchmark
+
+Usage: tressi [OPTIONS] URL
+       tressi demo [--json] [--no-ui]
+       tressi target [--listen ADDR] [--threads N] [--body-size SIZE]
+
+Arguments:
+  URL  http://host[:port]/path?query (no scheme = http://; https:// is
+       accepted but needs TLS support)
+
+Options:
+  -c, --connections N      Connections to keep open, in total             [50]
+  -t, --threads N          Worker threads (alias --workers)      [CPUs, <= -c]
+  -d, --duration D         Stop after D, e.g. 30s, 1m30s     [10s; none if -n]
+  -n, --requests N         Stop after N requests, e.g. 100k
+  -p, --pipelining N       Requests in flight per connection, <= 1024      [1]
+  -m, --method M           Request method                                [GET]
+  -H, --header 'N: V'      Add a request header (repeatable)
+  -b, --body S             Request body
+      --body-file PATH     Request body read from a file
+      --timeout D          Response timeout                              [10s]
+      --connect-timeout D  Connect timeout                                [5s]
+      --no-keepalive       Send 'Connection: close' (one request per connection)
+      --json               Print the summary as JSON on stdout
+      --no-ui              No live progress on stderr
+  -h, --help               Print this help
+  -V, --version            Print the version
+
+Subcommands:
+  demo      Start the built-in target and run a short test against it
+  target    Serve the built-in HTTP target: --listen ADDR [127.0.0.1:8080],
+            --threads N [1], --body-size SIZE [13]
+  help      Print this help
+
+Units: durations 500ms, 10s, 1m30s, 2h; counts 5k, 2M; sizes 4096, 4k, 4KiB.
+Values may be written -c10, -c 10, --connections 10 or --connections=10.
+
+Examples:
+  tressi -c 100 -d 30s http://127.0.0.1:8080/
+  tressi -n 100k -p 16 --json http://localhost:3000/api
+  tressi -m POST -H 'Content-Type: application/json' -b '{{\"a\":1}}' http://h/
+",
+        version = env!("CARGO_PKG_VERSION")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    /// Parses a run command line with a fixed CPU count of 4.
+    fn run(args: &[&str]) -> Result<Plan, Error> {
+        match parse_run(os(args))? {
+            Parsed::Run(raw) => raw.validate_with_cpus(4),
+            Parsed::Done(cmd) => panic!("expected a run, got {cmd:?}"),
+        }
+    }
+
+    fn run_err(args: &[&str]) -> String {
+        match run(args) {
+            Err(Error::Usage(m)) => m,
+            other => panic!("expected a usage error for {args:?}, got {other:?}"),
+        }
+    }
+
+    fn cmd(args: &[&str]) -> Result<Command, Error> {
+        parse(os(args))
+    }
+
+    const URL: &str = "http://127.0.0.1:8080/";
+
+    #[test]
+    fn defaults() {
+        let plan = run(&[URL]).unwrap();
+        let want = Plan {
+            endpoints: vec![Endpoint {
+                target: Target::parse(URL).unwrap(),
+                method: "GET".into(),
+                headers: vec![],
+                body: vec![],
+            }],
+            connections: 50,
+            threads: 4,
+            duration: Some(Duration::from_secs(10)),
+            requests: None,
+            pipelining: 1,
+            timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            keepalive: true,
+            output: Output {
+                json: false,
+                ui: true,
+            },
+            addrs: vec![],
+        };
+        assert_eq!(plan, want);
+    }
+
+    #[test]
+    fn public_parse_gives_a_run() {
+        let Ok(Command::Run(plan)) = cmd(&["-c", "2", URL]) else {
+            panic!("expected a run");
+        };
+        assert_eq!(plan.connections, 2);
+        assert!(plan.threads >= 1 && plan.threads <= 2);
+        assert!(plan.addrs.is_empty());
+    }
+
+    #[test]
+    fn flag_connections() {
+        assert_eq!(run(&["-c", "10", URL]).unwrap().connections, 10);
+        assert_eq!(
+            run(&["--connections", "1k", URL]).unwrap().connections,
+            1000
+        );
+        assert_eq!(
+            run_err(&["-c", "ten", URL]),
+            "--connections: invalid count 'ten': expected a whole number, e.g. 100, 5k, 2M"
+        );
+        assert_eq!(
+            run_err(&["-c", "0", URL]),
+            "--connections: must be at least 1 (got 0)"
+        );
+        assert_eq!(
+            run_err(&["-c", "2M", URL]),
+            "--connections: must be at most 1000000 (got 2000000)"
+        );
+        assert_eq!(
+            run_err(&["-c", "-5", URL]),
+            "--connections: invalid count '-5': must not be negative"
+        );
+    }
+
+    #[test]
+    fn flag_threads() {
+        assert_eq!(run(&["-t", "2", URL]).unwrap().threads, 2);
+        assert_eq!(run(&["--threads", "3", URL]).unwrap().threads, 3);
+        assert_eq!(run(&["--workers", "1", URL]).unwrap().threads, 1);
+        // Default: CPUs (4 here), clamped to connections.
+        assert_eq!(run(&["-c", "2", URL]).unwrap().threads, 2);
+        assert_eq!(
+            run_err(&["-t", "0", URL]),
+            "--threads: must be at least 1 (got 0)"
+        );
+        assert_eq!(
+            run_err(&["-c", "4", "-t", "8", URL]),
+            "--threads 8 is more than --connections 4 (each thread needs at least one connection)"
+        );
+        assert_eq!(
+            run_err(&["-c", "5000", "-t", "2000", URL]),
+            "--threads: must be at most 1024 (got 2000)"
+        );
+        assert_eq!(
+            run_err(&["-t", "x", URL]),
+            "--threads: invalid count 'x': expected a whole number, e.g. 100, 5k, 2M"
+        );
+    }
+
+    #[test]
+    fn flag_duration() {
+        assert_eq!(
+            run(&["-d", "1m30s", URL]).unwrap().duration,
+            Some(Duration::from_secs(90))
+        );
+        assert_eq!(
+            run(&["--duration", "500ms", URL]).unwrap().duration,
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(
+            run(&["-d", "5", URL]).unwrap().duration,
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(
+            run_err(&["-d", "0", URL]),
+            "--duration: must be greater than 0 (got 0s)"
+        );
+        assert_eq!(
+            run_err(&["-d", "10x", URL]),
+            "--duration: invalid duration '10x': unknown unit 'x' (use h, m, s, ms, us, ns)"
+        );
+    }
+
+    #[test]
+    fn flag_requests() {
+        let plan = run(&["-n", "100k", URL]).unwrap();
+        assert_eq!(plan.requests, Some(100_000));
+        assert_eq!(plan.duration, None, "-n without -d runs until the count");
+        let plan = run(&["-n", "5", "-d", "3s", URL]).unwrap();
+        assert_eq!(plan.requests, Some(5));
+        assert_eq!(plan.duration, Some(Duration::from_secs(3)));
+        assert_eq!(run(&["--requests", "7", URL]).unwrap().requests, Some(7));
+        assert_eq!(
+            run_err(&["-n", "0", URL]),
+            "--requests: must be at least 1 (got 0)"
+        );
+        assert_eq!(
+            run_err(&["-n", "1.5", URL]),
+            "--requests: invalid count '1.5': not a whole number"
+        );
+    }
+
+    #[test]
+    fn flag_pipelining() {
+        assert_eq!(run(&["-p", "16", URL]).unwrap().pipelining, 16);
+        assert_eq!(
+            run(&["--pipelining", "1024", URL]).unwrap().pipelining,
+            1024
+        );
+        assert_eq!(
+            run_err(&["-p", "0", URL]),
+            "--pipelining: must be at least 1 (got 0)"
+        );
+        assert_eq!(
+            run_err(&["-p", "1025", URL]),
+            "--pipelining: must be at most 1024 (got 1025)"
+        );
+        assert_eq!(
+            run_err(&["-p", "", URL]),
+            "--pipelining: invalid count '': empty (expected e.g. 100, 5k, 2M)"
+        );
+    }
+
+    #[test]
+    fn flag_method() {
+        assert_eq!(
+            run(&["-m", "post", URL]).unwrap().endpoints[0].method,
+            "POST"
+        );
+        assert_eq!(
+            run(&["--method", "PURGE", URL]).unwrap().endpoints[0].method,
+            "PURGE"
+        );
+        assert_eq!(
+            run_err(&["-m", "GE T", URL]),
+            "--method: 'GE T' is not a valid method (letters, digits and !#$%&'*+-.^_`|~ only)"
+        );
+        assert_eq!(
+            run_err(&["-m", "", URL]),
+            "--method: '' is not a valid method (letters, digits and !#$%&'*+-.^_`|~ only)"
+        );
+        assert_eq!(
+            run_err(&["-m", "GET\r\n", URL]),
+            "--method: 'GET\\r\\n' is not a valid method (letters, digits and !#$%&'*+-.^_`|~ only)"
+        );
+    }
+
+    #[test]
+    fn flag_header() {
+        let plan = run(&[
+            "-H",
+            "Content-Type: application/json",
+            "--header",
+            "X-Empty:",
+            "-H",
+            "x-tabs:\t a b \t",
+            URL,
+        ])
+        .unwrap();
+        assert_eq!(
+            plan.endpoints[0].headers,
+            vec![
+                ("Content-Type".to_string(), "application/json".to_string()),
+                ("X-Empty".to_string(), String::new()),
+                ("x-tabs".to_string(), "a b".to_string()),
+            ]
+        );
+        assert_eq!(
+            run_err(&["-H", "NoColon", URL]),
+            "--header: 'NoColon' has no ':' (expected 'Name: value')"
+        );
+        assert_eq!(
+            run_err(&["-H", ": v", URL]),
+            "--header: ': v' has an empty name"
+        );
+        assert_eq!(
+            run_err(&["-H", "Bad Name: v", URL]),
+            "--header: invalid name 'Bad Name' in 'Bad Name: v' (letters, digits and \
+             !#$%&'*+-.^_`|~ only; no space before ':')"
+        );
+        assert_eq!(
+            run_err(&["-H", "X: a\r\nInjected: 1", URL]),
+            "--header: value of 'X' contains a control character (CR, LF, NUL...)"
+        );
+        assert_eq!(
+            run_err(&["-H", "X: a\0b", URL]),
+            "--header: value of 'X' contains a control character (CR, LF, NUL...)"
+        );
+    }
+
+    #[test]
+    fn flag_body() {
+        let plan = run(&["-b", "hello", URL]).unwrap();
+        assert_eq!(plan.endpoints[0].body, b"hello");
+        assert_eq!(run(&["--body=", URL]).unwrap().endpoints[0].body, b"");
+        assert_eq!(run_err(&["-b"]), "missing value for --body");
+        assert_eq!(
+            run_err(&["-b", "x", "--body-file", "/dev/null", URL]),
+            "--body and --body-file cannot both be given"
+        );
+    }
+
+    #[test]
+    fn flag_body_file() {
+        let path = std::env::temp_dir().join(format!("tressi-cli-test-{}", std::process::id()));
+        std::fs::write(&path, b"\x00file body\xff").unwrap();
+        let path_str = path.to_str().unwrap();
+        let plan = run(&["--body-file", path_str, URL]).unwrap();
+        assert_eq!(plan.endpoints[0].body, b"\x00file body\xff");
+        std::fs::remove_file(&path).unwrap();
+        match run(&["--body-file", "/nonexistent/tressi-body", URL]) {
+            Err(Error::Setup(m)) => assert!(
+                m.starts_with("--body-file '/nonexistent/tressi-body': cannot read: "),
+                "{m}"
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            run_err(&["--body-file", path_str, "-b", "x", URL]),
+            "--body and --body-file cannot both be given"
+        );
+    }
+
+    #[test]
+    fn flag_timeout() {
+        assert_eq!(
+            run(&["--timeout", "2s", URL]).unwrap().timeout,
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            run_err(&["--timeout", "0ms", URL]),
+            "--timeout: must be greater than 0 (got 0s)"
+        );
+        assert_eq!(
+            run_err(&["--timeout", "soon", URL]),
+            "--timeout: invalid duration 'soon': expected a number with a unit, e.g. 10s, 1m30s, 500ms"
+        );
+    }
+
+    #[test]
+    fn flag_connect_timeout() {
+        assert_eq!(
+            run(&["--connect-timeout=250ms", URL])
+                .unwrap()
+                .connect_timeout,
+            Duration::from_millis(250)
+        );
+        assert_eq!(
+            run_err(&["--connect-timeout", "0", URL]),
+            "--connect-timeout: must be greater than 0 (got 0s)"
+        );
+        assert_eq!(
+            run_err(&["--connect-timeout", "-1s", URL]),
+            "--connect-timeout: invalid duration '-1s': must not be negative"
+        );
+    }
+
+    #[test]
+    fn flag_no_keepalive() {
+        assert!(!run(&["--no-keepalive", URL]).unwrap().keepalive);
+        assert_eq!(
+            run_err(&["--no-keepalive=yes", URL]),
+            "--no-keepalive takes no value (got 'yes')"
+        );
+    }
+
+    #[test]
+    fn flag_json() {
+        assert!(run(&["--json", URL]).unwrap().output.json);
+        assert_eq!(
+            run_err(&["--json=1", URL]),
+            "--json takes no value (got '1')"
+        );
+    }
+
+    #[test]
+    fn flag_no_ui() {
+        let plan = run(&["--no-ui", URL]).unwrap();
+        assert_eq!(
+            plan.output,
+            Output {
+                json: false,
+                ui: false
+            }
+        );
+        assert_eq!(
+            run_err(&["--no-ui=x", URL]),
+            "--no-ui takes no value (got 'x')"
+        );
+    }
+
+    #[test]
+    fn flag_help() {
+        for args in [
+            &["-h"][..],
+            &["--help"],
+            &["help"],
+            &["-c", "5", "--help"],
+            &["demo", "-h"],
+        ] {
+            assert_eq!(cmd(args), Ok(Command::Help(help())), "{args:?}");
+        }
+        assert_eq!(
+            cmd(&["--help=x"]),
+            Err(Error::Usage("--help takes no value (got 'x')".into()))
+        );
+    }
+
+    #[test]
+    fn flag_version() {
+        assert_eq!(cmd(&["-V"]), Ok(Command::Version));
+        assert_eq!(cmd(&["--version"]), Ok(Command::Version));
+    }
+
+    #[test]
+    fn value_forms() {
+        for args in [
+            &["-c10", URL][..],
+            &["-c", "10", URL],
+            &["-c=10", URL],
+            &["--connections=10", URL],
+            &["--connections", "10", URL],
+            &[URL, "-c", "10"],
+        ] {
+            assert_eq!(run(args).unwrap().connections, 10, "{args:?}");
+        }
+        let plan = run(&["-n5", "-p4", "-mpost", "-HX-A:1", "-bbody", "-d1s", URL]).unwrap();
+        assert_eq!(plan.requests, Some(5));
+        assert_eq!(plan.pipelining, 4);
+        assert_eq!(plan.endpoints[0].method, "POST");
+        assert_eq!(plan.endpoints[0].headers, vec![("X-A".into(), "1".into())]);
+        assert_eq!(plan.endpoints[0].body, b"body");
+        // Values that look like options are still values.
+        assert_eq!(run(&["-b", "-c", URL]).unwrap().endpoints[0].body, b"-c");
+        // `--` ends the options.
+        assert_eq!(run(&["-c", "3", "--", URL]).unwrap().connections, 3);
+    }
+
+    #[test]
+    fn last_single_value_wins() {
+        let plan = run(&["-c", "5", "-c", "7", "-m", "PUT", "-m", "get", URL]).unwrap();
+        assert_eq!(plan.connections, 7);
+        assert_eq!(plan.endpoints[0].method, "GET");
+    }
+
+    #[test]
+    fn url_handling() {
+        let plan = run(&["https://example.com:8443/x?y"]).unwrap();
+        assert_eq!(plan.endpoints[0].target.authority, "example.com:8443");
+        assert_eq!(
+            run(&["localhost:3000"]).unwrap().endpoints[0].target.port,
+            3000
+        );
+        assert_eq!(
+            run(&["ftp://h/"]),
+            Err(Error::Url(
+                "'ftp://h/': unsupported scheme 'ftp' (only http and https)".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn bad_command_lines() {
+        let cases: &[(&[&str], &str)] = &[
+            (&[], "missing URL (usage: tressi [OPTIONS] URL; see 'tressi --help')"),
+            (&["-c", "5"], "missing URL (usage: tressi [OPTIONS] URL; see 'tressi --help')"),
+            (&["--frobnicate", URL], "unknown option '--frobnicate' (see 'tressi --help')"),
+            (&["-x", URL], "unknown option '-x' (see 'tressi --help')"),
+            (&["--listen", "x", URL], "unknown option '--listen' (see 'tressi --help')"),
+            (&["-c"], "missing value for --connections"),
+            (&[URL, "--duration"], "missing value for --duration"),
+            (&[URL, "-H"], "missing value for --header"),
+            (
+                &[URL, "http://other/"],
+                "more than one URL: 'http://127.0.0.1:8080/' and 'http://other/' \
+                 (tressi takes one URL)",
+            ),
+            (
+                &["--json", "demo"],
+                "'demo' is a subcommand and must come first ('tressi demo ...'); \
+                 for a host named demo write http://demo/",
+            ),
+            (&["-c", "1", "-t", "2", URL], "--threads 2 is more than --connections 1 (each thread needs at least one connection)"),
+            (&["-d", "0s", URL], "--duration: must be greater than 0 (got 0s)"),
+            (&["-p", "0", URL], "--pipelining: must be at least 1 (got 0)"),
+            (&["--json=true", URL], "--json takes no value (got 'true')"),
+        ];
+        for (args, want) in cases {
+            assert_eq!(cmd(args), Err(Error::Usage(want.to_string())), "{args:?}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn non_utf8_arguments_never_panic() {
+        use std::os::unix::ffi::OsStringExt;
+        let bad = || OsString::from_vec(vec![b'x', 0xff, 0xfe]);
+        let url = OsString::from(URL);
+        // Binary body is fine.
+        let Ok(Command::Run(plan)) = parse(vec![OsString::from("-b"), bad(), url.clone()]) else {
+            panic!("binary body should be accepted");
+        };
+        assert_eq!(plan.endpoints[0].body, vec![b'x', 0xff, 0xfe]);
+        assert_eq!(
+            parse(vec![OsString::from("-c"), bad(), url.clone()]),
+            Err(Error::Usage(
+                "--connections: value 'x\u{fffd}\u{fffd}' is not valid UTF-8".into()
+            ))
+        );
+        assert_eq!(
+            parse(vec![bad()]),
+            Err(Error::Url("'x\u{fffd}\u{fffd}': not valid UTF-8".into()))
+        );
+        let mut dashed = b"--".to_vec();
+        dashed.extend_from_slice(&[0xff, b'a']);
+        assert!(matches!(
+            parse(vec![OsString::from_vec(dashed), url.clone()]),
+            Err(Error::Usage(_))
+        ));
+        assert!(matches!(
+            parse(vec![OsString::from_vec(vec![b'-', 0xff]), url.clone()]),
+            Err(Error::Usage(_))
+        ));
+        for sub in ["demo", "target"] {
+            assert!(parse(vec![OsString::from(sub), bad()]).is_err());
+            let mut eq = b"--listen=".to_vec();
+            eq.push(0xff);
+            let _ = parse(vec![OsString::from(sub), OsString::from_vec(eq)]);
+        }
+    }
+
+    #[test]
+    fn odd_arguments_never_panic() {
+        let odd: &[&[&str]] = &[
+            &["-"],
+            &["--"],
+            &["--", "--"],
+            &["-=", URL],
+            &["--=", URL],
+            &["-cc"],
+            &["-c="],
+            &["-\u{e9}"],
+            &["--c\u{e9}"],
+            &["", ""],
+            &["target", "--threads", "99999999999999999999999"],
+            &["target", "--body-size", "1EiB"],
+            &[
+                "-n",
+                "18446744073709551615",
+                "-c",
+                "18446744073709551615",
+                URL,
+            ],
+        ];
+        for args in odd {
+            let _ = cmd(args);
+        }
+    }
+
+    #[test]
+    fn demo_subcommand() {
+        assert_eq!(
+            cmd(&["demo"]),
+            Ok(Command::Demo {
+                json: false,
+                ui: true
+            })
+        );
+        assert_eq!(
+            cmd(&["demo", "--json", "--no-ui"]),
+            Ok(Command::Demo {
+                json: true,
+                ui: false
+            })
+        );
+        assert_eq!(
+            cmd(&["demo", "-c", "5"]),
+            Err(Error::Usage(
+                "unknown option '-c' for 'tressi demo' (see 'tressi --help')".into()
+            ))
+        );
+        assert_eq!(
+            cmd(&["demo", URL]),
+            Err(Error::Usage(format!(
+                "unexpected argument '{URL}' for 'tressi demo' (it takes no URL)"
+            )))
+        );
+    }
+
+    #[test]
+    fn target_subcommand() {
+        assert_eq!(
+            cmd(&["target"]),
+            Ok(Command::Target(TargetOptions {
+                listen: "127.0.0.1:8080".parse().unwrap(),
+                threads: 1,
+                body_size: 13,
+            }))
+        );
+        assert_eq!(
+            cmd(&[
+                "target",
+                "--listen",
+                "0.0.0.0:9000",
+                "--threads=4",
+                "--body-size",
+                "4KiB"
+            ]),
+            Ok(Command::Target(TargetOptions {
+                listen: "0.0.0.0:9000".parse().unwrap(),
+                threads: 4,
+                body_size: 4096,
+            }))
+        );
+        let listen = |s: &str| match cmd(&["target", "--listen", s]) {
+            Ok(Command::Target(o)) => Ok(o.listen),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e),
+        };
+        assert_eq!(listen("[::1]:81"), Ok("[::1]:81".parse().unwrap()));
+        assert_eq!(listen("9001"), Ok("127.0.0.1:9001".parse().unwrap()));
+        assert_eq!(listen(":9002"), Ok("127.0.0.1:9002".parse().unwrap()));
+        assert_eq!(listen("localhost:0"), Ok("127.0.0.1:0".parse().unwrap()));
+        assert_eq!(
+            listen("nowhere:80"),
+            Err(Error::Usage(
+                "--listen: invalid address 'nowhere:80' (expected IP:PORT, e.g. 127.0.0.1:8080, or a port)"
+                    .into()
+            ))
+        );
+        let err = |args: &[&str]| match cmd(args) {
+            Err(Error::Usage(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            err(&["target", "--threads", "0"]),
+            "--threads: must be at least 1 (got 0)"
+        );
+        assert_eq!(
+            err(&["target", "-t", "5000"]),
+            "--threads: must be at most 1024 (got 5000)"
+        );
+        assert_eq!(
+            err(&["target", "--body-size", "2GiB"]),
+            "--body-size: must be at most 1GiB (got '2GiB')"
+        );
+        assert_eq!(
+            err(&["target", "--body-size", "lots"]),
+            "--body-size: invalid size 'lots': expected a number of bytes, e.g. 4096, 4KiB, 1MB"
+        );
+        assert_eq!(err(&["target", "--listen"]), "missing value for --listen");
+        assert_eq!(
+            err(&["target", "--json"]),
+            "unknown option '--json' for 'tressi target' (see 'tressi --help')"
+        );
+        assert_eq!(
+            err(&["target", "8080"]),
+            "unexpected argument '8080' for 'tressi target' (use --listen ADDR)"
+        );
+        assert_eq!(cmd(&["target", "--help"]), Ok(Command::Help(help())));
+    }
+
+    #[test]
+    fn help_text_shape() {
+        let text = help();
+        for (i, line) in text.lines().enumerate() {
+            assert!(
+                line.chars().count() <= 80,
+                "help line {} is {} columns: {line:?}",
+                i + 1,
+                line.chars().count()
+            );
+        }
+        assert!(text.contains("Usage: tressi [OPTIONS] URL"));
+        for needle in [
+            "--connections",
+            "--threads",
+            "--workers",
+            "--duration",
+            "--requests",
+            "--pipelining",
+            "--method",
+            "--header",
+            "--body",
+            "--body-file",
+            "--timeout",
+            "--connect-timeout",
+            "--no-keepalive",
+            "--json",
+            "--no-ui",
+            "--help",
+            "--version",
+            "demo",
+            "target",
+            "--listen",
+            "--body-size",
+            "Examples:",
+            "[50]",
+            "[10s",
+            "[1]",
+            "[GET]",
+            "[5s]",
+            "[127.0.0.1:8080]",
+            "[13]",
+        ] {
+            assert!(text.contains(needle), "help lacks {needle}");
+        }
+    }
+
+    #[test]
+    fn help_examples_parse() {
+        for line in help().lines().filter(|l| l.starts_with("  tressi ")) {
+            let args: Vec<&str> = shell_split(line.trim_start().trim_start_matches("tressi "));
+            assert!(
+                matches!(cmd(&args), Ok(Command::Run(_))),
+                "example does not parse: {line}"
+            );
+        }
+    }
+
+    /// Splits on spaces, honouring single quotes (enough for the help examples).
+    fn shell_split(s: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        let mut rest = s.trim();
+        while !rest.is_empty() {
+            if let Some(r) = rest.strip_prefix('\'') {
+                let end = r.find('\'').unwrap();
+                out.push(&r[..end]);
+                rest = r[end + 1..].trim_start();
+            } else {
+                let end = rest.find(' ').unwrap_or(rest.len());
+                out.push(&rest[..end]);
+                rest = rest[end..].trim_start();
+            }
+        }
+        out
+    }
+}
