@@ -1090,6 +1090,46 @@ mod tests {
         }
     }
 
+    /// Rough throughput check (not a benchmark): `cargo test --release --lib
+    /// target_server::tests::throughput -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn throughput() {
+        let s = start(2, 13);
+        let depth = 16;
+        let clients: Vec<_> = (0..4)
+            .map(|_| {
+                let mut c = connect(&s);
+                std::thread::spawn(move || {
+                    let req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+                    let batch: Vec<u8> = req
+                        .iter()
+                        .copied()
+                        .cycle()
+                        .take(req.len() * depth)
+                        .collect();
+                    let resp_len = s_resp_len();
+                    let mut buf = vec![0; resp_len * depth];
+                    let t = Instant::now();
+                    let mut n = 0u64;
+                    while t.elapsed() < Duration::from_secs(1) {
+                        c.write_all(&batch).expect("write");
+                        c.read_exact(&mut buf).expect("read");
+                        n += depth as u64;
+                    }
+                    n
+                })
+            })
+            .collect();
+        let total: u64 = clients.into_iter().map(|h| h.join().expect("client")).sum();
+        println!("~{total} responses/s (4 blocking clients, depth {depth}, 2 server threads)");
+        wait_served(&s, total);
+    }
+
+    fn s_resp_len() -> usize {
+        Responses::new(13).full[0].len()
+    }
+
     #[test]
     fn parse_len_cases() {
         assert_eq!(parse_len(b"0"), Some(0));
