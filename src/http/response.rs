@@ -252,9 +252,7 @@ impl ResponseParser {
                         Framing::NoBody | Framing::Length(0) | Framing::Interim => {
                             return Ok((pos, Some(resp)))
                         }
-                        Framing::Length(n) => {
-                            self.state = State::Length { resp, remaining: n }
-                        }
+                        Framing::Length(n) => self.state = State::Length { resp, remaining: n },
                         Framing::Chunked => {
                             self.state = State::Chunked {
                                 resp,
@@ -528,4 +526,873 @@ fn trim_ows(mut s: &[u8]) -> &[u8] {
         s = rest;
     }
     s
+}
+
+/// Feeds `pieces` in order to `parser` the way a connection would, and collects every
+/// finished response or the error that ended it. `head_flags[i]` tells whether the i-th
+/// request was HEAD (false beyond the slice). Stops after an error or after a response with
+/// `keep_alive == false` (the caller would close); otherwise calls `eof()` at the end.
+///
+/// Also checks the contract on every call, panicking if it is broken: consumed bytes never
+/// exceed the input, `None` means all bytes were consumed, every response accounts for
+/// exactly the bytes consumed for it (`head_len + body_len`), and the head buffer stays
+/// within `max_head`. Shared by the unit tests, the fuzz targets and `tests/fuzz_corpus.rs`.
+#[doc(hidden)]
+pub fn drive(
+    parser: &mut ResponseParser,
+    pieces: &[&[u8]],
+    head_flags: &[bool],
+) -> Vec<Result<Response, ParseError>> {
+    let mut out = Vec::new();
+    // Bytes consumed since the last response boundary.
+    let mut since: u64 = 0;
+    let cap_bound = parser.limits.max_head.max(INITIAL_HEAD_CAPACITY);
+    let check = |since: u64, r: &Response| {
+        assert_eq!(
+            since,
+            (r.head_len as u64).saturating_add(r.body_len),
+            "bytes consumed != head_len + body_len for {r:?}"
+        );
+    };
+    for piece in pieces {
+        let mut rest: &[u8] = piece;
+        while !rest.is_empty() {
+            let head = head_flags.get(out.len()).copied().unwrap_or(false);
+            match parser.feed(rest, head) {
+                Err(e) => {
+                    assert_eq!(parser.feed(b"x", head), Err(e), "not poisoned");
+                    out.push(Err(e));
+                    return out;
+                }
+                Ok((n, resp)) => {
+                    assert!(n <= rest.len(), "consumed {n} of {}", rest.len());
+                    assert!(
+                        parser.head_buffer_capacity() <= cap_bound,
+                        "head buffer grew"
+                    );
+                    since += n as u64;
+                    rest = rest.get(n..).unwrap_or_default();
+                    match resp {
+                        None => assert!(rest.is_empty(), "None but bytes left"),
+                        Some(r) => {
+                            check(since, &r);
+                            since = 0;
+                            out.push(Ok(r));
+                            if !r.keep_alive {
+                                return out;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    match parser.eof() {
+        Ok(Some(r)) => {
+            check(since, &r);
+            assert!(!r.keep_alive, "close-delimited response marked keep-alive");
+            out.push(Ok(r));
+        }
+        Ok(None) => assert_eq!(since, 0, "eof between responses after partial bytes"),
+        Err(e) => out.push(Err(e)),
+    }
+    out
+}
+
+/// Fuzz/replay check shared by `fuzz/fuzz_targets/response.rs` and `tests/fuzz_corpus.rs`.
+/// Byte 0 holds HEAD flags for the first 8 responses, byte 1 seeds a split point; the rest
+/// is the server's byte stream. Under the default limits and under small ones, the
+/// responses must be the same whole, split in two, split in three and byte by byte (and
+/// `drive` checks the per-call contract). Panics if a property fails.
+#[doc(hidden)]
+pub fn fuzz_check_response(data: &[u8]) {
+    let (flags, seed, stream) = match data {
+        [f, s, rest @ ..] => (*f, usize::from(*s), rest),
+        _ => (0, 0, data),
+    };
+    let head_flags: Vec<bool> = (0..8).map(|i| flags & (1 << i) != 0).collect();
+    let small = Limits {
+        max_head: 256,
+        max_headers: 8,
+    };
+    for limits in [Limits::default(), small] {
+        let run = |pieces: &[&[u8]]| drive(&mut ResponseParser::new(limits), pieces, &head_flags);
+        let whole = run(&[stream]);
+        let len = stream.len();
+        let a = seed.wrapping_mul(7919) % (len + 1);
+        let b = (a + (len - a) / 2).min(len);
+        let (p, rest) = stream.split_at(a);
+        let (q, r) = rest.split_at(b - a);
+        assert_eq!(whole, run(&[p, rest]), "split at {a}");
+        assert_eq!(whole, run(&[p, q, r]), "split at {a} and {b}");
+        if len <= 2048 {
+            let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+            assert_eq!(whole, run(&bytes), "byte by byte");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ParseError::*;
+
+    type Outcome = Vec<Result<Response, ParseError>>;
+
+    struct Case {
+        name: &'static str,
+        bytes: Vec<u8>,
+        head_flags: Vec<bool>,
+        want: Outcome,
+    }
+
+    fn cat(parts: &[&[u8]]) -> Vec<u8> {
+        parts.concat()
+    }
+
+    /// An expected response whose head and body are the given byte strings.
+    fn ok(
+        status: u16,
+        minor: u8,
+        head: &[u8],
+        body: &[u8],
+        keep_alive: bool,
+    ) -> Result<Response, ParseError> {
+        Ok(Response {
+            status,
+            minor_version: minor,
+            head_len: head.len(),
+            body_len: body.len() as u64,
+            keep_alive,
+        })
+    }
+
+    fn case(name: &'static str, bytes: Vec<u8>, want: Outcome) -> Case {
+        Case {
+            name,
+            bytes,
+            head_flags: vec![],
+            want,
+        }
+    }
+
+    fn head_case(name: &'static str, bytes: Vec<u8>, head_flags: Vec<bool>, want: Outcome) -> Case {
+        Case {
+            name,
+            bytes,
+            head_flags,
+            want,
+        }
+    }
+
+    fn cl_head(value: &str) -> Vec<u8> {
+        format!("HTTP/1.1 200 OK\r\nContent-Length: {value}\r\n\r\n").into_bytes()
+    }
+
+    const CL5: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n";
+    const CHUNKED: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const NEXT: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n";
+    const ENDLESS_LINE: &[u8] = b"X-Endless: 0123456789012345678901234567890123456789\
+        0123456789012345678901234567890123456789012345678901234567890123456789\
+        0123456789012345678901234567890123456789012345678901234567890123456789\r\n";
+
+    fn cases() -> Vec<Case> {
+        let mut v = vec![
+            case(
+                "200 with CL",
+                cat(&[CL5, b"hello"]),
+                vec![ok(200, 1, CL5, b"hello", true)],
+            ),
+            case(
+                "CL 0",
+                cl_head("0"),
+                vec![ok(200, 1, &cl_head("0"), b"", true)],
+            ),
+            {
+                let h = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n";
+                case(
+                    "repeated identical CL",
+                    cat(&[h, b"hello"]),
+                    vec![ok(200, 1, h, b"hello", true)],
+                )
+            },
+            case(
+                "CL list 5, 5",
+                cat(&[&cl_head("5, 5"), b"hello"]),
+                vec![ok(200, 1, &cl_head("5, 5"), b"hello", true)],
+            ),
+            case(
+                "CL with OWS",
+                cat(&[&cl_head("5 \t"), b"hello"]),
+                vec![ok(200, 1, &cl_head("5 \t"), b"hello", true)],
+            ),
+            case(
+                "CL leading zeros",
+                cat(&[&cl_head("005"), b"hello"]),
+                vec![ok(200, 1, &cl_head("005"), b"hello", true)],
+            ),
+            case(
+                "conflicting CL",
+                b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!".to_vec(),
+                vec![Err(BadContentLength)],
+            ),
+            case("CL list 5, 6", cl_head("5, 6"), vec![Err(BadContentLength)]),
+            case("CL +5", cl_head("+5"), vec![Err(BadContentLength)]),
+            case("CL -1", cl_head("-1"), vec![Err(BadContentLength)]),
+            case("CL 0x10", cl_head("0x10"), vec![Err(BadContentLength)]),
+            case("CL empty", cl_head(""), vec![Err(BadContentLength)]),
+            case("CL 5 5", cl_head("5 5"), vec![Err(BadContentLength)]),
+            case(
+                "CL list with empty element",
+                cl_head("5,,5"),
+                vec![Err(BadContentLength)],
+            ),
+            case(
+                "CL overflow",
+                cl_head("18446744073709551616"),
+                vec![Err(BadContentLength)],
+            ),
+            case(
+                "CL u64::MAX then eof",
+                cat(&[&cl_head("18446744073709551615"), b"abc"]),
+                vec![Err(UnexpectedEof)],
+            ),
+            case(
+                "chunked simple",
+                cat(&[CHUNKED, b"5\r\nhello\r\n0\r\n\r\n"]),
+                vec![ok(200, 1, CHUNKED, b"5\r\nhello\r\n0\r\n\r\n", true)],
+            ),
+            {
+                let body: &[u8] =
+                    b"000A;a=b ; q=\"x \\\" y\"\r\n0123456789\r\n0\r\nX-T: 1\r\nX-U: 2\r\n\r\n";
+                case(
+                    "chunked ext, upper hex, zeros, trailers",
+                    cat(&[CHUNKED, body]),
+                    vec![ok(200, 1, CHUNKED, body, true)],
+                )
+            },
+            case(
+                "chunked bad size",
+                cat(&[CHUNKED, b"zz\r\nhello\r\n0\r\n\r\n"]),
+                vec![Err(BadChunked)],
+            ),
+            case(
+                "chunked missing CRLF after data",
+                cat(&[CHUNKED, b"5\r\nhelloXY0\r\n\r\n"]),
+                vec![Err(BadChunked)],
+            ),
+            case(
+                "chunked oversized extension",
+                cat(&[CHUNKED, b"5;a=", &[b'x'; 5000], b"\r\nhello\r\n0\r\n\r\n"]),
+                vec![Err(BadChunked)],
+            ),
+            {
+                let h = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n";
+                case(
+                    "TE gzip, chunked",
+                    cat(&[h, b"3\r\nabc\r\n0\r\n\r\n", NEXT, b"hi"]),
+                    vec![
+                        ok(200, 1, h, b"3\r\nabc\r\n0\r\n\r\n", true),
+                        ok(200, 1, NEXT, b"hi", true),
+                    ],
+                )
+            },
+            {
+                let h = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n";
+                case(
+                    "TE gzip is close-delimited",
+                    cat(&[h, b"3\r\nabc\r\n0\r\n\r\n"]),
+                    vec![ok(200, 1, h, b"3\r\nabc\r\n0\r\n\r\n", false)],
+                )
+            },
+            {
+                let h =
+                    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n";
+                case(
+                    "TE + CL: chunked, then close",
+                    cat(&[h, b"5\r\nhello\r\n0\r\n\r\n", NEXT, b"hi"]),
+                    vec![ok(200, 1, h, b"5\r\nhello\r\n0\r\n\r\n", false)],
+                )
+            },
+            {
+                let h =
+                    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: x\r\n\r\n";
+                case(
+                    "TE + invalid CL: CL ignored",
+                    cat(&[h, b"0\r\n\r\n"]),
+                    vec![ok(200, 1, h, b"0\r\n\r\n", false)],
+                )
+            },
+            {
+                let h = b"HTTP/1.1 200 OK\r\nServer: x\r\n\r\n";
+                case(
+                    "close-delimited",
+                    cat(&[h, b"the rest of the stream"]),
+                    vec![ok(200, 1, h, b"the rest of the stream", false)],
+                )
+            },
+            {
+                let h = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n";
+                head_case(
+                    "HEAD with CL 1000",
+                    cat(&[h, NEXT, b"hi"]),
+                    vec![true],
+                    vec![ok(200, 1, h, b"", true), ok(200, 1, NEXT, b"hi", true)],
+                )
+            },
+            head_case(
+                "HEAD with chunked",
+                cat(&[CHUNKED, NEXT, b"hi"]),
+                vec![true, false],
+                vec![
+                    ok(200, 1, CHUNKED, b"", true),
+                    ok(200, 1, NEXT, b"hi", true),
+                ],
+            ),
+            {
+                let h = b"HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n";
+                case(
+                    "204 with CL 5",
+                    cat(&[h, NEXT, b"hi"]),
+                    vec![ok(204, 1, h, b"", true), ok(200, 1, NEXT, b"hi", true)],
+                )
+            },
+            {
+                let h = b"HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: chunked\r\n\r\n";
+                case(
+                    "304 with TE chunked",
+                    cat(&[h, NEXT, b"hi"]),
+                    vec![ok(304, 1, h, b"", true), ok(200, 1, NEXT, b"hi", true)],
+                )
+            },
+            {
+                let h = b"HTTP/1.1 204 No Content\r\nContent-Length: junk\r\n\r\n";
+                case(
+                    "204 with invalid CL",
+                    cat(&[h, NEXT, b"hi"]),
+                    vec![ok(204, 1, h, b"", true), ok(200, 1, NEXT, b"hi", true)],
+                )
+            },
+            {
+                let c: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+                let all = cat(&[c, NEXT]);
+                case(
+                    "100 Continue then 200",
+                    cat(&[c, NEXT, b"hi"]),
+                    vec![ok(200, 1, &all, b"hi", true)],
+                )
+            },
+            {
+                let e: &[u8] =
+                    b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n";
+                let c: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+                let all = cat(&[e, c, NEXT]);
+                case(
+                    "103 and 100 then 200",
+                    cat(&[e, c, NEXT, b"hi"]),
+                    vec![ok(200, 1, &all, b"hi", true)],
+                )
+            },
+            {
+                let c: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+                let all = cat(&[c, CL5]);
+                head_case(
+                    "100 then HEAD 200",
+                    cat(&[c, CL5, NEXT, b"hi"]),
+                    vec![true],
+                    vec![ok(200, 1, &all, b"", true), ok(200, 1, NEXT, b"hi", true)],
+                )
+            },
+            case(
+                "eof after 100 Continue",
+                b"HTTP/1.1 100 Continue\r\n\r\n".to_vec(),
+                vec![Err(UnexpectedEof)],
+            ),
+            {
+                let h = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nContent-Length: 4\r\n\r\n";
+                case(
+                    "101",
+                    cat(&[h, b"\x81\x05hello"]),
+                    vec![ok(101, 1, h, b"", false)],
+                )
+            },
+            {
+                let h = b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n";
+                case(
+                    "HTTP/1.0 without keep-alive",
+                    cat(&[h, b"hi", NEXT]),
+                    vec![ok(200, 0, h, b"hi", false)],
+                )
+            },
+            {
+                let h = b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n";
+                case(
+                    "HTTP/1.0 keep-alive + CL",
+                    cat(&[h, b"hi", NEXT, b"hi"]),
+                    vec![ok(200, 0, h, b"hi", true), ok(200, 1, NEXT, b"hi", true)],
+                )
+            },
+            {
+                let h = b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\n\r\n";
+                case(
+                    "HTTP/1.0 keep-alive without length",
+                    cat(&[h, b"body"]),
+                    vec![ok(200, 0, h, b"body", false)],
+                )
+            },
+            {
+                let h = b"HTTP/1.0 204 No Content\r\nConnection: Keep-Alive\r\n\r\n";
+                case(
+                    "HTTP/1.0 keep-alive 204",
+                    cat(&[h, NEXT, b"hi"]),
+                    vec![ok(204, 0, h, b"", true), ok(200, 1, NEXT, b"hi", true)],
+                )
+            },
+            {
+                let h = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\n";
+                case(
+                    "Connection: close",
+                    cat(&[h, b"hi", NEXT]),
+                    vec![ok(200, 1, h, b"hi", false)],
+                )
+            },
+            {
+                let h =
+                    b"HTTP/1.1 200 OK\r\nconnection: Upgrade, CLOSE\r\nContent-Length: 2\r\n\r\n";
+                case(
+                    "Connection: Upgrade, CLOSE",
+                    cat(&[h, b"hi", NEXT]),
+                    vec![ok(200, 1, h, b"hi", false)],
+                )
+            },
+            {
+                let h = b"HTTP/1.1 200 OK\r\nConnection: Keep-Alive, Upgrade\r\nContent-Length: 2\r\n\r\n";
+                case(
+                    "Connection: Keep-Alive, Upgrade",
+                    cat(&[h, b"hi", NEXT, b"hi"]),
+                    vec![ok(200, 1, h, b"hi", true), ok(200, 1, NEXT, b"hi", true)],
+                )
+            },
+            {
+                let h = b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive, Upgrade\r\nContent-Length: 2\r\n\r\n";
+                case(
+                    "HTTP/1.0 Connection: Keep-Alive, Upgrade",
+                    cat(&[h, b"hi", NEXT, b"hi"]),
+                    vec![ok(200, 0, h, b"hi", true), ok(200, 1, NEXT, b"hi", true)],
+                )
+            },
+            {
+                let h = b"\r\n\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+                case(
+                    "leading empty lines",
+                    h.to_vec(),
+                    vec![ok(200, 1, h, b"", true)],
+                )
+            },
+            {
+                let h = b"HTTP/1.1 200 OK\nContent-Length: 2\n\n";
+                case(
+                    "bare LF head",
+                    cat(&[h, b"hi"]),
+                    vec![ok(200, 1, h, b"hi", true)],
+                )
+            },
+            {
+                let h = b"HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n";
+                case(
+                    "no reason phrase",
+                    h.to_vec(),
+                    vec![ok(404, 1, h, b"", true)],
+                )
+            },
+            case(
+                "garbage",
+                b"FOO BAR BAZ\r\n\r\n".to_vec(),
+                vec![Err(BadHead)],
+            ),
+            case(
+                "garbage without newline",
+                b"HTTP/1.1 20x".to_vec(),
+                vec![Err(BadHead)],
+            ),
+            case(
+                "bad status",
+                b"HTTP/1.1 2000 OK\r\n\r\n".to_vec(),
+                vec![Err(BadHead)],
+            ),
+            case(
+                "HTTP/2.0",
+                b"HTTP/2.0 200 OK\r\n\r\n".to_vec(),
+                vec![Err(BadHead)],
+            ),
+            case(
+                "bad CR in leading line",
+                b"\rXHTTP/1.1 200 OK\r\n\r\n".to_vec(),
+                vec![Err(BadHead)],
+            ),
+            case(
+                "eof mid-head",
+                b"HTTP/1.1 200 OK\r\nContent-Le".to_vec(),
+                vec![Err(UnexpectedEof)],
+            ),
+            case(
+                "eof mid-body",
+                cat(&[CL5, b"hel"]),
+                vec![Err(UnexpectedEof)],
+            ),
+            case(
+                "eof mid-chunk",
+                cat(&[CHUNKED, b"5\r\nhel"]),
+                vec![Err(UnexpectedEof)],
+            ),
+            case(
+                "eof in trailers",
+                cat(&[CHUNKED, b"0\r\nX: y\r\n"]),
+                vec![Err(UnexpectedEof)],
+            ),
+            case(
+                "eof between responses",
+                cat(&[CL5, b"hello"]),
+                vec![ok(200, 1, CL5, b"hello", true)],
+            ),
+            case("empty stream", vec![], vec![]),
+            case(
+                "stray CRLF only",
+                b"\r\n".to_vec(),
+                vec![Err(UnexpectedEof)],
+            ),
+            {
+                let h204: &[u8] = b"HTTP/1.1 204 No Content\r\n\r\n";
+                let h0: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+                let ch: &[u8] = b"1\r\na\r\n10\r\n0123456789abcdef\r\n0\r\nT: v\r\n\r\n";
+                case(
+                    "pipelined mix",
+                    cat(&[
+                        CL5,
+                        b"hello",
+                        CHUNKED,
+                        ch,
+                        h204,
+                        h0,
+                        CHUNKED,
+                        b"0\r\n\r\n",
+                        NEXT,
+                        b"hi",
+                    ]),
+                    vec![
+                        ok(200, 1, CL5, b"hello", true),
+                        ok(200, 1, CHUNKED, ch, true),
+                        ok(204, 1, h204, b"", true),
+                        ok(200, 1, h0, b"", true),
+                        ok(200, 1, CHUNKED, b"0\r\n\r\n", true),
+                        ok(200, 1, NEXT, b"hi", true),
+                    ],
+                )
+            },
+        ];
+
+        // 300 header fields (must work) and 513 (too many for the 512 cap).
+        let fields = |n: usize| -> Vec<u8> {
+            let mut h = b"HTTP/1.1 200 OK\r\n".to_vec();
+            for i in 0..n {
+                h.extend_from_slice(format!("X-Field-{i}: value {i}\r\n").as_bytes());
+            }
+            h.extend_from_slice(b"Content-Length: 2\r\n\r\n");
+            h
+        };
+        let h300 = fields(299);
+        v.push(case(
+            "300 header fields",
+            cat(&[&h300, b"hi"]),
+            vec![ok(200, 1, &h300, b"hi", true)],
+        ));
+        v.push(case(
+            "513 header fields",
+            cat(&[&fields(512), b"hi"]),
+            vec![Err(TooManyHeaders)],
+        ));
+
+        // One 60 KiB field fits in 64 KiB; one above 64 KiB does not.
+        let big = |n: usize| -> Vec<u8> {
+            cat(&[
+                b"HTTP/1.1 200 OK\r\nX-Big: ",
+                &vec![b'a'; n],
+                b"\r\nContent-Length: 2\r\n\r\n",
+            ])
+        };
+        let h60 = big(60 * 1024);
+        v.push(case(
+            "60 KiB header",
+            cat(&[&h60, b"hi", NEXT, b"hi"]),
+            vec![ok(200, 1, &h60, b"hi", true), ok(200, 1, NEXT, b"hi", true)],
+        ));
+        v.push(case(
+            "65 KiB header",
+            cat(&[&big(65 * 1024), b"hi"]),
+            vec![Err(HeadTooLarge)],
+        ));
+        let exact = big(64 * 1024 - 47);
+        assert_eq!(exact.len(), 64 * 1024);
+        v.push(case(
+            "head of exactly max_head",
+            cat(&[&exact, b"hi"]),
+            vec![ok(200, 1, &exact, b"hi", true)],
+        ));
+        v.push(case(
+            "head of max_head + 1",
+            cat(&[&big(64 * 1024 - 46), b"hi"]),
+            vec![Err(HeadTooLarge)],
+        ));
+
+        let mut endless = b"HTTP/1.1 200 OK\r\n".to_vec();
+        while endless.len() < 70 * 1024 {
+            // Long lines, so the head outgrows max_head before it reaches 512 fields.
+            endless.extend_from_slice(ENDLESS_LINE);
+        }
+        v.push(case(
+            "head that never ends",
+            endless,
+            vec![Err(HeadTooLarge)],
+        ));
+        v
+    }
+
+    /// Split positions to try: all of them for small fixtures; for large ones a stride
+    /// plus everything near both ends (each split re-parses up to 64 KiB in debug builds).
+    fn split_points(len: usize) -> Vec<usize> {
+        if len <= 8 * 1024 {
+            return (0..=len).collect();
+        }
+        let mut v: Vec<usize> = (0..=len).step_by(257).collect();
+        v.extend(0..300);
+        v.extend(len.saturating_sub(300)..=len);
+        v
+    }
+
+    #[test]
+    fn case_table_whole() {
+        for c in cases() {
+            let got = drive(
+                &mut ResponseParser::new(Limits::default()),
+                &[&c.bytes],
+                &c.head_flags,
+            );
+            assert_eq!(got, c.want, "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn case_table_split_in_two_at_every_index() {
+        for c in cases() {
+            for at in split_points(c.bytes.len()) {
+                let (a, b) = c.bytes.split_at(at);
+                let got = drive(
+                    &mut ResponseParser::new(Limits::default()),
+                    &[a, b],
+                    &c.head_flags,
+                );
+                assert_eq!(got, c.want, "{}: split at {at}", c.name);
+            }
+        }
+    }
+
+    #[test]
+    fn case_table_byte_by_byte() {
+        for c in cases() {
+            let bytes: Vec<&[u8]> = c.bytes.chunks(1).collect();
+            let got = drive(
+                &mut ResponseParser::new(Limits::default()),
+                &bytes,
+                &c.head_flags,
+            );
+            assert_eq!(got, c.want, "{}: byte by byte", c.name);
+        }
+    }
+
+    #[test]
+    fn case_table_through_fuzz_check() {
+        for c in cases().into_iter().filter(|c| c.bytes.len() <= 8 * 1024) {
+            let flags = c
+                .head_flags
+                .iter()
+                .enumerate()
+                .fold(0u8, |acc, (i, &f)| acc | (u8::from(f) << i));
+            fuzz_check_response(&cat(&[&[flags, 3], &c.bytes]));
+        }
+    }
+
+    #[test]
+    fn one_parser_reused_across_fixtures_with_reset() {
+        let mut p = ResponseParser::new(Limits::default());
+        for c in cases() {
+            p.reset();
+            assert!(p.is_idle());
+            assert_eq!(
+                drive(&mut p, &[&c.bytes], &c.head_flags),
+                c.want,
+                "{}",
+                c.name
+            );
+        }
+    }
+
+    #[test]
+    fn max_headers_limit_is_honoured() {
+        let mut h = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..300 {
+            h.extend_from_slice(format!("F{i}: v\r\n").as_bytes());
+        }
+        h.extend_from_slice(b"\r\n");
+        let limits = |max_headers| Limits {
+            max_headers,
+            ..Limits::default()
+        };
+        let run = |l| drive(&mut ResponseParser::new(l), &[&h], &[true]);
+        assert_eq!(run(limits(300)), vec![ok(200, 1, &h, b"", true)]);
+        assert_eq!(run(limits(299)), vec![Err(TooManyHeaders)]);
+        assert_eq!(run(limits(10_000)), vec![ok(200, 1, &h, b"", true)]);
+    }
+
+    #[test]
+    fn head_buffer_is_bounded_for_an_endless_head() {
+        let limits = Limits::default();
+        for piece_len in [1usize, 7, 1000, 4096] {
+            let mut p = ResponseParser::new(limits);
+            let line = ENDLESS_LINE;
+            assert_eq!(p.feed(b"HTTP/1.1 200 OK\r\n", false), Ok((17, None)));
+            let stream: Vec<u8> = line.iter().copied().cycle().take(piece_len * 64).collect();
+            let mut fed = 0usize;
+            let err = loop {
+                match p.feed(&stream[..piece_len], false) {
+                    Ok((n, None)) => assert_eq!(n, piece_len),
+                    Ok((_, Some(r))) => panic!("endless head completed: {r:?}"),
+                    Err(e) => break e,
+                }
+                fed += piece_len;
+                assert!(
+                    p.head_buffer_capacity() <= limits.max_head,
+                    "capacity {}",
+                    p.head_buffer_capacity()
+                );
+                assert!(fed < 2 * limits.max_head, "never failed");
+            };
+            assert_eq!(err, HeadTooLarge);
+            assert_eq!(
+                p.head_buffer_capacity(),
+                0,
+                "poisoned parser keeps no buffer"
+            );
+            p.reset();
+            assert!(p.is_idle());
+        }
+    }
+
+    #[test]
+    fn split_heads_reuse_a_small_buffer_and_free_a_large_one() {
+        let mut p = ResponseParser::new(Limits::default());
+        let (a, b) = CL5.split_at(10);
+        for _ in 0..3 {
+            assert_eq!(p.feed(a, false), Ok((10, None)));
+            assert!(!p.is_idle());
+            assert_eq!(p.feed(b, false), Ok((b.len(), None)));
+            assert_eq!(
+                p.feed(b"hello", false),
+                Ok((
+                    5,
+                    Some(Response {
+                        status: 200,
+                        minor_version: 1,
+                        head_len: CL5.len(),
+                        body_len: 5,
+                        keep_alive: true
+                    })
+                ))
+            );
+            assert!(p.is_idle());
+            assert_eq!(
+                p.head_buffer_capacity(),
+                INITIAL_HEAD_CAPACITY,
+                "small buffer kept"
+            );
+        }
+        let big = cat(&[
+            b"HTTP/1.1 200 OK\r\nX: ",
+            &[b'a'; 4000],
+            b"\r\nContent-Length: 0\r\n\r\n",
+        ]);
+        let (a, b) = big.split_at(100);
+        assert_eq!(p.feed(a, false), Ok((100, None)));
+        let (n, r) = p.feed(b, false).unwrap();
+        assert_eq!((n, r.map(|r| r.head_len)), (b.len(), Some(big.len())));
+        assert_eq!(p.head_buffer_capacity(), 0, "large buffer freed");
+        p.reset();
+        assert_eq!(p.head_buffer_capacity(), 0);
+    }
+
+    #[test]
+    fn body_is_skipped_in_bulk_without_buffering() {
+        let mut p = ResponseParser::new(Limits::default());
+        let h = cl_head("10000000");
+        assert_eq!(p.feed(&h, false), Ok((h.len(), None)));
+        let chunk = vec![0u8; 1 << 16];
+        for _ in 0..(10_000_000 / chunk.len()) {
+            assert_eq!(p.feed(&chunk, false), Ok((chunk.len(), None)));
+        }
+        assert_eq!(p.head_buffer_capacity(), 0);
+        let left = 10_000_000 % chunk.len();
+        let (n, r) = p.feed(&chunk, false).unwrap();
+        assert_eq!(n, left);
+        assert_eq!(r.map(|r| r.body_len), Some(10_000_000));
+    }
+
+    #[test]
+    fn poisoned_until_reset() {
+        let mut p = ResponseParser::new(Limits::default());
+        assert_eq!(p.feed(b"garbage\r\n\r\n", false), Err(BadHead));
+        assert_eq!(p.feed(CL5, false), Err(BadHead));
+        assert_eq!(p.eof(), Err(BadHead));
+        assert!(!p.is_idle());
+        p.reset();
+        assert_eq!(p.feed(CL5, false), Ok((CL5.len(), None)));
+    }
+
+    #[test]
+    fn eof_resets_for_close_delimited() {
+        let mut p = ResponseParser::new(Limits::default());
+        assert_eq!(p.feed(b"HTTP/1.1 200 OK\r\n\r\nabc", false), Ok((22, None)));
+        assert_eq!(
+            p.eof().map(|r| r.map(|r| (r.body_len, r.keep_alive))),
+            Ok(Some((3, false)))
+        );
+        assert!(p.is_idle());
+        assert_eq!(p.eof(), Ok(None));
+    }
+
+    #[test]
+    fn parser_is_small_when_idle() {
+        let size = std::mem::size_of::<ResponseParser>();
+        println!("size_of::<ResponseParser>() = {size}");
+        assert!(size <= 128, "{size}");
+        let p = ResponseParser::new(Limits::default());
+        assert!(p.is_idle());
+        assert_eq!(p.head_buffer_capacity(), 0);
+    }
+
+    #[test]
+    fn display_is_lowercase_and_nonempty() {
+        for e in [
+            HeadTooLarge,
+            TooManyHeaders,
+            BadHead,
+            BadContentLength,
+            BadChunked,
+            UnexpectedEof,
+        ] {
+            let s = e.to_string();
+            assert!(
+                !s.is_empty() && s.chars().next().is_some_and(|c| c.is_lowercase()),
+                "{s}"
+            );
+        }
+    }
 }
