@@ -56,11 +56,14 @@ pub fn run(plan: &Plan) -> Result<Summary, Error> {
     } else {
         plan.addrs.clone()
     };
-    let addr = first_reachable(&addrs, plan.connect_timeout).map_err(|e| {
-        Error::Setup(format!("cannot connect to {}: {e}", endpoint.target.url()))
-    })?;
+    let addr = first_reachable(&addrs, plan.connect_timeout)
+        .map_err(|e| Error::Setup(format!("cannot connect to {}: {e}", endpoint.target.url())))?;
     // Without keep-alive every response ends its connection: pipelining cannot apply.
-    let pipelining = if plan.keepalive { plan.pipelining.max(1) } else { 1 };
+    let pipelining = if plan.keepalive {
+        plan.pipelining.max(1)
+    } else {
+        1
+    };
     let request = request::render(endpoint, plan.keepalive);
     let origin = Instant::now();
     let stop_at_ns = plan.duration.map(|d| d.as_nanos() as u64);
@@ -89,9 +92,9 @@ pub fn run(plan: &Plan) -> Result<Summary, Error> {
         handles
             .into_iter()
             .map(|h| match h {
-                Ok(h) => h.join().unwrap_or_else(|_| {
-                    Err(std::io::Error::other("worker thread panicked"))
-                }),
+                Ok(h) => h
+                    .join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("worker thread panicked"))),
                 Err(e) => Err(e),
             })
             .collect()

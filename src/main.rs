@@ -62,7 +62,10 @@ fn describe(plan: &tressi::Plan) -> String {
     };
     format!(
         "{what} @ {} ({} connections, {} threads)",
-        plan.endpoints.first().map(|e| e.target.url()).unwrap_or_default(),
+        plan.endpoints
+            .first()
+            .map(|e| e.target.url())
+            .unwrap_or_default(),
         plan.connections,
         plan.threads
     )

@@ -83,7 +83,12 @@ pub fn write_text(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
             us(l.p90),
             us(l.p99)
         )?;
-        writeln!(out, "               p99.9 {}, p99.99 {}", us(l.p99_9), us(l.p99_99))?;
+        writeln!(
+            out,
+            "               p99.9 {}, p99.99 {}",
+            us(l.p99_9),
+            us(l.p99_99)
+        )?;
     } else {
         writeln!(out, "  Latency      no responses")?;
     }
@@ -161,7 +166,10 @@ mod tests {
         let mut st = WorkerStats::new();
         st.sent = 1_234_600;
         for i in 0..1_234_567u64 {
-            st.record_response(if i % 1000 == 0 { 503 } else { 200 }, 100_000 + (i % 5000) * 100);
+            st.record_response(
+                if i % 1000 == 0 { 503 } else { 200 },
+                100_000 + (i % 5000) * 100,
+            );
         }
         st.record_error(ErrorKind::Timeout, 3);
         st.record_error(ErrorKind::Connect, 0);
@@ -169,7 +177,15 @@ mod tests {
         st.bytes_read = 123_456_789;
         st.bytes_written = 45_678_901;
         st.slots_established = 48;
-        Summary::new(&st, "http://127.0.0.1:8080/".into(), "GET".into(), 2, 1, 50, 10.0)
+        Summary::new(
+            &st,
+            "http://127.0.0.1:8080/".into(),
+            "GET".into(),
+            2,
+            1,
+            50,
+            10.0,
+        )
     }
 
     #[test]

@@ -382,7 +382,16 @@ mod tests {
         let names: Vec<_> = ErrorKind::ALL.iter().map(|k| k.name()).collect();
         assert_eq!(
             names,
-            ["connect", "connect_timeout", "timeout", "read", "write", "reset", "parse", "closed"]
+            [
+                "connect",
+                "connect_timeout",
+                "timeout",
+                "read",
+                "write",
+                "reset",
+                "parse",
+                "closed"
+            ]
         );
         for (i, k) in ErrorKind::ALL.iter().enumerate() {
             assert_eq!(*k as usize, i);
@@ -443,7 +452,9 @@ mod tests {
         for k in ErrorKind::ALL {
             assert_eq!(v["errors"][k.name()], 0, "{}", k.name());
         }
-        for k in ["min", "mean", "stdev", "p50", "p75", "p90", "p99", "p99_9", "p99_99", "max"] {
+        for k in [
+            "min", "mean", "stdev", "p50", "p75", "p90", "p99", "p99_9", "p99_99", "max",
+        ] {
             assert!(v["latency_us"][k].is_number(), "{k}");
         }
         assert_eq!(v["latency_us"]["min"], 50);

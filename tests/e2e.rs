@@ -20,10 +20,16 @@ fn built_in_target_counts_match_exactly() {
         let n: u64 = n.parse().unwrap();
         assert_eq!(count(&v, &["requests", "completed"]), n, "p={p}: {v}");
         assert_eq!(count(&v, &["status", "200"]), n);
-        assert_eq!(served, n, "the target served exactly what tressi completed (p={p})");
+        assert_eq!(
+            served, n,
+            "the target served exactly what tressi completed (p={p})"
+        );
         assert_eq!(error_total(&v), 0, "{v}");
         assert_eq!(count(&v, &["requests", "in_flight_at_stop"]), 0);
-        assert_eq!(count(&v, &["connections", "established"]), c.parse::<u64>().unwrap());
+        assert_eq!(
+            count(&v, &["connections", "established"]),
+            c.parse::<u64>().unwrap()
+        );
         assert_eq!(count(&v, &["connections", "reconnects"]), 0);
         // 13-byte body + head per response; request bytes per request.
         assert!(count(&v, &["bytes", "read"]) > 13 * n);
@@ -34,7 +40,17 @@ fn built_in_target_counts_match_exactly() {
 #[test]
 fn duration_run_reports_in_flight_and_reconciles_with_the_target() {
     let target = TargetProcess::start(&[]);
-    let v = tressi_json(&[&target.url("/"), "-c", "20", "-t", "2", "-d", "1s", "-p", "4"]);
+    let v = tressi_json(&[
+        &target.url("/"),
+        "-c",
+        "20",
+        "-t",
+        "2",
+        "-d",
+        "1s",
+        "-p",
+        "4",
+    ]);
     let served = target.stop();
     let completed = count(&v, &["requests", "completed"]);
     let in_flight = count(&v, &["requests", "in_flight_at_stop"]);
@@ -71,7 +87,11 @@ fn text_report_and_post_with_headers_and_body() {
         ],
         Duration::from_secs(30),
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("POST http://127.0.0.1:"), "{text}");
     assert!(text.contains("1,000 completed"), "{text}");
@@ -84,10 +104,24 @@ fn text_report_and_post_with_headers_and_body() {
 fn head_requests_with_and_without_pipelining() {
     for p in ["1", "16"] {
         let target = TargetProcess::start(&[]);
-        let v = tressi_json(&[&target.url("/"), "-m", "HEAD", "-c", "2", "-n", "2000", "-p", p]);
+        let v = tressi_json(&[
+            &target.url("/"),
+            "-m",
+            "HEAD",
+            "-c",
+            "2",
+            "-n",
+            "2000",
+            "-p",
+            p,
+        ]);
         assert_eq!(count(&v, &["status", "200"]), 2000, "p={p}: {v}");
         assert_eq!(error_total(&v), 0);
-        assert_eq!(count(&v, &["connections", "reconnects"]), 0, "HEAD reuses connections");
+        assert_eq!(
+            count(&v, &["connections", "reconnects"]),
+            0,
+            "HEAD reuses connections"
+        );
         assert_eq!(target.stop(), 2000);
     }
 }
@@ -109,7 +143,16 @@ fn server_closing_after_every_response() {
 #[test]
 fn no_keepalive_flag_sends_connection_close() {
     let target = TargetProcess::start(&[]);
-    let v = tressi_json(&[&target.url("/"), "--no-keepalive", "-c", "2", "-n", "300", "-p", "8"]);
+    let v = tressi_json(&[
+        &target.url("/"),
+        "--no-keepalive",
+        "-c",
+        "2",
+        "-n",
+        "300",
+        "-p",
+        "8",
+    ]);
     assert_eq!(count(&v, &["status", "200"]), 300, "{v}");
     assert_eq!(error_total(&v), 0, "{v}");
     assert_eq!(v["pipelining"], 1, "pipelining is off without keep-alive");
@@ -145,7 +188,11 @@ fn chunked_with_extensions_and_trailers_pipelined() {
         let v = tressi_json(&[&srv.url("/"), "-c", "2", "-n", "1000", "-p", p]);
         assert_eq!(count(&v, &["status", "200"]), 1000, "p={p}: {v}");
         assert_eq!(error_total(&v), 0, "{v}");
-        assert_eq!(count(&v, &["connections", "reconnects"]), 0, "connections reused");
+        assert_eq!(
+            count(&v, &["connections", "reconnects"]),
+            0,
+            "connections reused"
+        );
         assert_eq!(count(&v, &["bytes", "read"]), 1000 * body.len() as u64);
         assert_eq!(srv.served() - before, 1000);
     }
@@ -159,7 +206,11 @@ fn slow_responses_time_out_once_and_late_answers_are_not_counted() {
         delay: Duration::from_millis(400),
     });
     let v = tressi_json(&[&srv.url("/"), "-c", "2", "-d", "1s", "--timeout", "100ms"]);
-    assert_eq!(count(&v, &["requests", "completed"]), 0, "late answers never count: {v}");
+    assert_eq!(
+        count(&v, &["requests", "completed"]),
+        0,
+        "late answers never count: {v}"
+    );
     let timeouts = count(&v, &["errors", "timeout"]);
     assert!(timeouts >= 4, "each connection times out repeatedly: {v}");
     assert_eq!(count(&v, &["requests", "failed"]), timeouts);
@@ -205,13 +256,19 @@ fn help_and_version() {
     assert!(help.contains("--connections"), "{help}");
     let out = tressi(&["-V"], Duration::from_secs(10));
     assert!(out.status.success());
-    assert!(String::from_utf8(out.stdout).unwrap().starts_with("tressi "));
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .starts_with("tressi "));
 }
 
 #[test]
 fn demo_runs_against_the_built_in_target() {
     let out = tressi(&["demo", "--json", "--no-ui"], Duration::from_secs(30));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     check_totals(&v);
     assert!(count(&v, &["requests", "completed"]) > 1000, "{v}");
@@ -221,18 +278,42 @@ fn demo_runs_against_the_built_in_target() {
 #[test]
 fn nginx_plain_chunked_and_pipelined() {
     let Some(nginx) = Nginx::start() else { return };
-    let cases = [("/", "1", "20000"), ("/", "16", "40000"), ("/chunked", "1", "10000"), ("/4k", "8", "10000")];
+    let cases = [
+        ("/", "1", "20000"),
+        ("/", "16", "40000"),
+        ("/chunked", "1", "10000"),
+        ("/4k", "8", "10000"),
+    ];
     for (path, p, n) in cases {
         let before = nginx.requests();
         let v = tressi_json(&[&nginx.url(path), "-c", "10", "-t", "2", "-n", n, "-p", p]);
         let n: u64 = n.parse().unwrap();
         assert_eq!(count(&v, &["status", "200"]), n, "{path} p={p}: {v}");
         assert_eq!(error_total(&v), 0, "{path} p={p}: {v}");
-        assert_eq!(count(&v, &["connections", "reconnects"]), 0, "{path} p={p}: {v}");
-        assert_eq!(nginx.requests() - before, n, "nginx counted every request once");
+        assert_eq!(
+            count(&v, &["connections", "reconnects"]),
+            0,
+            "{path} p={p}: {v}"
+        );
+        // The difference includes the second status request itself.
+        assert_eq!(
+            nginx.requests() - before - 1,
+            n,
+            "nginx counted every request once"
+        );
     }
     // HEAD through nginx: Content-Length announced, no body.
-    let v = tressi_json(&[&nginx.url("/4k"), "-m", "HEAD", "-c", "4", "-n", "4000", "-p", "16"]);
+    let v = tressi_json(&[
+        &nginx.url("/4k"),
+        "-m",
+        "HEAD",
+        "-c",
+        "4",
+        "-n",
+        "4000",
+        "-p",
+        "16",
+    ]);
     assert_eq!(count(&v, &["status", "200"]), 4000, "{v}");
     assert_eq!(error_total(&v), 0, "{v}");
 }

@@ -171,7 +171,8 @@ impl Worker<'_> {
         match slot.conn.phase {
             Phase::Down => {} // a stale event for a socket already closed
             Phase::Connecting => {
-                if ev.is_writable() || ev.is_error() || ev.is_write_closed() || ev.is_read_closed() {
+                if ev.is_writable() || ev.is_error() || ev.is_write_closed() || ev.is_read_closed()
+                {
                     self.on_connect_ready(key, now);
                 }
             }

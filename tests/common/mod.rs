@@ -49,9 +49,8 @@ pub fn tressi_json(args: &[&str]) -> serde_json::Value {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
-    });
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
     check_totals(&v);
     v
 }
@@ -61,7 +60,11 @@ pub fn check_totals(v: &serde_json::Value) {
     let r = &v["requests"];
     let n = |x: &serde_json::Value| x.as_u64().expect("a count");
     let status_sum: u64 = v["status"].as_object().unwrap().values().map(n).sum();
-    assert_eq!(n(&r["completed"]), status_sum, "completed == sum of status: {v}");
+    assert_eq!(
+        n(&r["completed"]),
+        status_sum,
+        "completed == sum of status: {v}"
+    );
     assert_eq!(
         n(&r["sent"]),
         n(&r["completed"]) + n(&r["failed"]) + n(&r["in_flight_at_stop"]),
@@ -74,11 +77,17 @@ pub fn count(v: &serde_json::Value, path: &[&str]) -> u64 {
     for p in path {
         x = &x[*p];
     }
-    x.as_u64().unwrap_or_else(|| panic!("{path:?} is not a count in {v}"))
+    x.as_u64()
+        .unwrap_or_else(|| panic!("{path:?} is not a count in {v}"))
 }
 
 pub fn error_total(v: &serde_json::Value) -> u64 {
-    v["errors"].as_object().unwrap().values().map(|x| x.as_u64().unwrap()).sum()
+    v["errors"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|x| x.as_u64().unwrap())
+        .sum()
 }
 
 /// The built-in target started as a child process (`tressi target`), so its
@@ -118,7 +127,12 @@ impl TargetProcess {
     pub fn stop(mut self) -> u64 {
         unsafe_kill(self.child.id());
         let mut rest = String::new();
-        self.child.stdout.take().unwrap().read_to_string(&mut rest).unwrap();
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut rest)
+            .unwrap();
         let status = self.child.wait().unwrap();
         assert!(status.success(), "target exited with {status}");
         let last = rest.lines().last().unwrap_or_default().to_string();
@@ -249,7 +263,11 @@ fn serve(mut sock: TcpStream, script: &Script, served: &AtomicU64, stop: &Atomic
         match sock.read(&mut chunk) {
             Ok(0) => return,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
             Err(_) => return,
         }
     }
@@ -275,7 +293,10 @@ impl Nginx {
             .map(PathBuf::from)
             .find(|p| p.exists());
         let Some(exe) = exe else {
-            assert!(std::env::var_os("CI").is_none(), "CI is set but nginx is not installed");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set but nginx is not installed"
+            );
             eprintln!("nginx not installed: skipping");
             return None;
         };
@@ -343,10 +364,11 @@ http {{
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    /// nginx's own request counter (stub_status), excluding this status request.
+    /// nginx's own request counter (stub_status), which counts this status request too.
     pub fn requests(&self) -> u64 {
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        s.write_all(b"GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        s.write_all(b"GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
         let mut text = String::new();
         s.read_to_string(&mut text).unwrap();
         // "... server accepts handled requests\n A H R \n"
@@ -355,8 +377,7 @@ http {{
             .skip_while(|l| !l.contains("accepts handled requests"))
             .nth(1)
             .unwrap_or_else(|| panic!("no counters in {text}"));
-        let r: u64 = line.split_whitespace().nth(2).unwrap().parse().unwrap();
-        r - 1
+        line.split_whitespace().nth(2).unwrap().parse().unwrap()
     }
 }
 
@@ -369,5 +390,9 @@ impl Drop for Nginx {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
