@@ -1,0 +1,139 @@
+//! Micro-benchmarks of the hot-path pieces: response parsing (small, chunked, many
+//! headers), request rendering, timer-wheel operations and histogram recording.
+//! `harness = false` with a tiny timing loop instead of criterion: no extra
+//! dependencies, and `cargo bench` builds in seconds. Each figure is the best of 5
+//! batches (least disturbed by other load on a shared machine).
+//!
+//! Run: `cargo bench --bench micro` (optionally a filter: `cargo bench --bench micro parse`).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+use tressi::http::response::{Limits, ResponseParser};
+use tressi::rate::wheel::TimerWheel;
+use tressi::stats::WorkerStats;
+
+fn bench(name: &str, filter: &Option<String>, bytes_per_op: usize, mut op: impl FnMut() -> usize) {
+    if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
+        return;
+    }
+    // Calibrate a batch to ~50 ms.
+    let mut n = 1usize;
+    loop {
+        let t = Instant::now();
+        for _ in 0..n {
+            black_box(op());
+        }
+        if t.elapsed() > Duration::from_millis(50) || n > 1 << 30 {
+            break;
+        }
+        n *= 2;
+    }
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        for _ in 0..n {
+            black_box(op());
+        }
+        best = best.min(t.elapsed().as_nanos() as f64 / n as f64);
+    }
+    if bytes_per_op > 0 {
+        let mbs = bytes_per_op as f64 / best * 1e9 / (1 << 20) as f64;
+        println!("{name:<40} {best:>9.1} ns/op {mbs:>9.0} MiB/s");
+    } else {
+        println!("{name:<40} {best:>9.1} ns/op");
+    }
+}
+
+fn parse_all(p: &mut ResponseParser, input: &[u8]) -> usize {
+    let mut data = input;
+    let mut n = 0;
+    while !data.is_empty() {
+        match p.feed(data, false) {
+            Ok((used, Some(_))) => {
+                n += 1;
+                data = &data[used..];
+            }
+            Ok((_, None)) => break,
+            Err(_) => {
+                p.reset();
+                break;
+            }
+        }
+    }
+    n
+}
+
+fn main() {
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let small = b"HTTP/1.1 200 OK\r\nServer: nginx\r\nDate: Thu, 03 Dec 2026 17:00:00 GMT\r\n\
+        Content-Type: text/plain\r\nContent-Length: 13\r\nConnection: keep-alive\r\n\r\nhello, world\n";
+    let chunked = b"HTTP/1.1 200 OK\r\nServer: nginx\r\nTransfer-Encoding: chunked\r\n\r\n\
+        d\r\nhello, world\n\r\n0\r\n\r\n";
+    let mut many = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n".to_vec();
+    for i in 0..100 {
+        many.extend_from_slice(format!("X-Header-{i}: value number {i}\r\n").as_bytes());
+    }
+    many.extend_from_slice(b"\r\n");
+    let pipelined16 = small.repeat(16);
+
+    let mut p = ResponseParser::new(Limits::default());
+    bench("parse small response (CL 13)", &filter, small.len(), || {
+        parse_all(&mut p, small)
+    });
+    bench("parse chunked response", &filter, chunked.len(), || {
+        parse_all(&mut p, chunked)
+    });
+    bench("parse 100-header response", &filter, many.len(), || {
+        parse_all(&mut p, &many)
+    });
+    bench(
+        "parse 16 pipelined small responses",
+        &filter,
+        pipelined16.len(),
+        || parse_all(&mut p, &pipelined16),
+    );
+    bench(
+        "parse small response split in 2",
+        &filter,
+        small.len(),
+        || {
+            let (a, b) = small.split_at(40);
+            parse_all(&mut p, a) + parse_all(&mut p, b)
+        },
+    );
+
+    let endpoint = tressi::Endpoint {
+        target: tressi::target::Target::parse("http://127.0.0.1:8080/api?x=1").unwrap(),
+        method: "POST".into(),
+        headers: vec![("Content-Type".into(), "application/json".into())],
+        body: br#"{"a":1}"#.to_vec(),
+    };
+    bench("render request (setup, once per run)", &filter, 0, || {
+        tressi::request::render(&endpoint, true).len()
+    });
+
+    let mut wheel = TimerWheel::new(1_000_000, 4096);
+    let mut now = 0u64;
+    bench("wheel schedule + cancel", &filter, 0, || {
+        let id = wheel.schedule(now + 10_000_000, 7);
+        wheel.cancel(id) as usize
+    });
+    bench("wheel schedule + expire (1 ms later)", &filter, 0, || {
+        wheel.schedule(now + 1_000_000, 7);
+        now += 1_000_000;
+        let mut n = 0;
+        wheel.expire(now, |_| n += 1);
+        n
+    });
+
+    let mut stats = WorkerStats::new();
+    let mut lat = 12_345u64;
+    bench("record response (histogram + status)", &filter, 0, || {
+        lat = lat
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407)
+            >> 40;
+        stats.record_response(200, lat);
+        1
+    });
+}
