@@ -252,7 +252,7 @@ impl Worker<'_> {
                 self.remaining -= room;
             }
             if slot.timer.is_none() {
-                slot.timer = Some(self.wheel.schedule(now + self.timeout_ns, key));
+                slot.timer = Some(self.wheel.schedule(now.saturating_add(self.timeout_ns), key));
             }
         }
         if slot.conn.write_pending() {
@@ -279,7 +279,7 @@ impl Worker<'_> {
             }
             Phase::Open => match slot.conn.oldest_sent() {
                 None => {} // idle: the next request schedules a timer again
-                Some(sent) if now >= sent + self.timeout_ns => {
+                Some(sent) if now >= sent.saturating_add(self.timeout_ns) => {
                     // The oldest response is late: it (and whatever is queued behind it
                     // on this connection) ends as a timeout; a late answer can never be
                     // counted because the connection is replaced.
@@ -287,7 +287,7 @@ impl Worker<'_> {
                     self.closed(key, outcome, now);
                 }
                 Some(sent) => {
-                    slot.timer = Some(self.wheel.schedule(sent + self.timeout_ns, key));
+                    slot.timer = Some(self.wheel.schedule(sent.saturating_add(self.timeout_ns), key));
                 }
             },
         }
@@ -322,7 +322,7 @@ impl Worker<'_> {
             if let Some(id) = slot.timer.take() {
                 self.wheel.cancel(id);
             }
-            slot.timer = Some(self.wheel.schedule(now + delay, key));
+            slot.timer = Some(self.wheel.schedule(now.saturating_add(delay), key));
         }
     }
 
@@ -356,7 +356,7 @@ impl Worker<'_> {
         match registered {
             Ok(s) => {
                 slot.conn.connecting(s);
-                slot.timer = Some(self.wheel.schedule(now + self.connect_timeout_ns, key));
+                slot.timer = Some(self.wheel.schedule(now.saturating_add(self.connect_timeout_ns), key));
             }
             Err(_) => {
                 slot.conn.failures = slot.conn.failures.saturating_add(1);
