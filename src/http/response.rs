@@ -132,6 +132,9 @@ struct Head {
 }
 
 /// Incremental parser for the responses on one connection.
+///
+/// 112 bytes on 64-bit targets (checked by a test), plus a heap head buffer only while a
+/// head is split across reads (≤ `max_head`; ≤ 1 KiB is kept for reuse, larger is freed).
 #[derive(Debug)]
 pub struct ResponseParser {
     limits: Limits,
@@ -1372,7 +1375,7 @@ mod tests {
     fn parser_is_small_when_idle() {
         let size = std::mem::size_of::<ResponseParser>();
         println!("size_of::<ResponseParser>() = {size}");
-        assert!(size <= 128, "{size}");
+        assert!(size <= 112, "{size}");
         let p = ResponseParser::new(Limits::default());
         assert!(p.is_idle());
         assert_eq!(p.head_buffer_capacity(), 0);
