@@ -252,7 +252,10 @@ impl Worker<'_> {
                 self.remaining -= room;
             }
             if slot.timer.is_none() {
-                slot.timer = Some(self.wheel.schedule(now.saturating_add(self.timeout_ns), key));
+                slot.timer = Some(
+                    self.wheel
+                        .schedule(now.saturating_add(self.timeout_ns), key),
+                );
             }
         }
         if slot.conn.write_pending() {
@@ -287,7 +290,10 @@ impl Worker<'_> {
                     self.closed(key, outcome, now);
                 }
                 Some(sent) => {
-                    slot.timer = Some(self.wheel.schedule(sent.saturating_add(self.timeout_ns), key));
+                    slot.timer = Some(
+                        self.wheel
+                            .schedule(sent.saturating_add(self.timeout_ns), key),
+                    );
                 }
             },
         }
@@ -356,7 +362,10 @@ impl Worker<'_> {
         match registered {
             Ok(s) => {
                 slot.conn.connecting(s);
-                slot.timer = Some(self.wheel.schedule(now.saturating_add(self.connect_timeout_ns), key));
+                slot.timer = Some(
+                    self.wheel
+                        .schedule(now.saturating_add(self.connect_timeout_ns), key),
+                );
             }
             Err(_) => {
                 slot.conn.failures = slot.conn.failures.saturating_add(1);
