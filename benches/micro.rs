@@ -103,10 +103,12 @@ fn main() {
     );
 
     let endpoint = tressi::Endpoint {
-        target: tressi::target::Target::parse("http://127.0.0.1:8080/api?x=1").unwrap(),
         method: "POST".into(),
         headers: vec![("Content-Type".into(), "application/json".into())],
         body: br#"{"a":1}"#.to_vec(),
+        ..tressi::Endpoint::get(
+            tressi::target::Target::parse("http://127.0.0.1:8080/api?x=1").unwrap(),
+        )
     };
     bench("render request (setup, once per run)", &filter, 0, || {
         tressi::request::render(&endpoint, true).len()

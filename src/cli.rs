@@ -151,10 +151,10 @@ impl RunArgs {
 
         Ok(Plan {
             endpoints: vec![Endpoint {
-                target,
                 method: self.method.unwrap_or_else(|| "GET".to_string()),
                 headers: self.headers,
                 body,
+                ..Endpoint::get(target)
             }],
             connections,
             threads,
@@ -169,6 +169,7 @@ impl RunArgs {
                 ui: !self.no_ui,
             },
             addrs: Vec::new(),
+            ..Plan::new(Vec::new())
         })
     }
 }
@@ -588,12 +589,7 @@ mod tests {
     fn defaults() {
         let plan = run(&[URL]).unwrap();
         let want = Plan {
-            endpoints: vec![Endpoint {
-                target: Target::parse(URL).unwrap(),
-                method: "GET".into(),
-                headers: vec![],
-                body: vec![],
-            }],
+            endpoints: vec![Endpoint::get(Target::parse(URL).unwrap())],
             connections: 50,
             threads: 4,
             duration: Some(Duration::from_secs(10)),
@@ -607,6 +603,7 @@ mod tests {
                 ui: true,
             },
             addrs: vec![],
+            ..Plan::new(vec![])
         };
         assert_eq!(plan, want);
     }

@@ -50,7 +50,16 @@ pub fn run(plan: &Plan) -> Result<Summary, Error> {
         )));
     }
     let threads = plan.threads.clamp(1, plan.connections.max(1));
-    raise_fd_limit(plan.connections as u64 + 64);
+    // Each connection is a descriptor; keep a margin for stdio, epoll and the probe.
+    let want = plan.connections as u64 + 64;
+    let limit = raise_fd_limit(want);
+    if limit < want {
+        return Err(Error::Setup(format!(
+            "{} connections need {want} open files but the limit is {limit} \
+             (raise it with `ulimit -n`, or use fewer connections)",
+            plan.connections
+        )));
+    }
     let addrs = if plan.addrs.is_empty() {
         endpoint.target.resolve()?
     } else {
@@ -99,12 +108,12 @@ pub fn run(plan: &Plan) -> Result<Summary, Error> {
             })
             .collect()
     });
-    let elapsed = origin.elapsed().as_secs_f64();
     let mut total = WorkerStats::new();
     for r in results {
         let st = r.map_err(|e| Error::Setup(format!("worker failed: {e}")))?;
         total.merge(&st);
     }
+    let elapsed = total.stopped_ns as f64 / 1e9;
     Ok(Summary::new(
         &total,
         endpoint.target.url(),
@@ -137,18 +146,22 @@ fn first_reachable(addrs: &[SocketAddr], timeout: Duration) -> std::io::Result<S
 }
 
 /// Raises the soft open-files limit towards `want` (up to the hard limit), as thousands
-/// of connections need more than the usual 1024.
-fn raise_fd_limit(want: u64) {
+/// of connections need more than the usual 1024. Returns the soft limit in force.
+fn raise_fd_limit(want: u64) -> u64 {
     // SAFETY: getrlimit/setrlimit only read and write the struct passed in.
     unsafe {
         let mut lim: libc::rlimit = std::mem::zeroed();
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return;
+            return u64::MAX; // unknown: let the connects report what happens
         }
         if (lim.rlim_cur as u64) < want {
+            let old = lim.rlim_cur;
             lim.rlim_cur = (want as libc::rlim_t).min(lim.rlim_max);
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                lim.rlim_cur = old;
+            }
         }
+        lim.rlim_cur as u64
     }
 }
 
@@ -162,22 +175,10 @@ pub fn demo(json: bool, ui: bool) -> Result<(Summary, u64), Error> {
     })?;
     let url = format!("http://{}/", server.addr());
     let plan = Plan {
-        endpoints: vec![Endpoint {
-            target: target::Target::parse(&url)?,
-            method: "GET".into(),
-            headers: Vec::new(),
-            body: Vec::new(),
-        }],
-        connections: 50,
-        threads: 1,
         duration: Some(Duration::from_secs(3)),
-        requests: None,
-        pipelining: 1,
-        timeout: Duration::from_secs(10),
-        connect_timeout: Duration::from_secs(5),
-        keepalive: true,
         output: Output { json, ui },
         addrs: vec![server.addr()],
+        ..Plan::new(vec![Endpoint::get(target::Target::parse(&url)?)])
     };
     let summary = run(&plan);
     let served = server.stop();

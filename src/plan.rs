@@ -3,18 +3,60 @@
 
 use crate::target::Target;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
-/// One endpoint: a URL with its method, headers and body.
+/// One endpoint: a URL with its method, headers and body, and how it is driven.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Endpoint {
     pub target: Target,
     /// Upper-case method token, e.g. "GET".
     pub method: String,
     /// Extra headers in the order given (names as given; already validated:
-    /// token names, no CR/LF in values).
+    /// token names, no CR/LF in values; global headers already merged in).
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Target rate in requests per second for this endpoint alone (open model);
+    /// `None` = closed loop.
+    pub rate: Option<f64>,
+    /// Linear ramp from 0 to `rate` over this long (overrides `Plan::ramp_up`).
+    pub ramp_up: Option<Duration>,
+    /// Share of the closed-loop connections' requests (smooth weighted round-robin), >= 1.
+    pub weight: u32,
+    /// Per-response timeout for this endpoint (overrides `Plan::timeout`).
+    pub timeout: Option<Duration>,
+    /// Early-exit rule for this endpoint alone.
+    pub early_exit: Option<EarlyExit>,
+}
+
+impl Endpoint {
+    /// A GET of `target` with no headers, no body, closed loop, weight 1.
+    pub fn get(target: Target) -> Endpoint {
+        Endpoint {
+            target,
+            method: "GET".into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            rate: None,
+            ramp_up: None,
+            weight: 1,
+            timeout: None,
+            early_exit: None,
+        }
+    }
+}
+
+/// When to stop a run early. Any threshold that is set fires on its own.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EarlyExit {
+    /// Errors (error responses and failed requests) / ended requests, in 0..=1.
+    pub error_rate: Option<f64>,
+    /// Errors, in total.
+    pub error_count: Option<u64>,
+    /// Any response with one of these statuses.
+    pub status_codes: Vec<u16>,
+    /// Evaluate over the last this-long instead of the whole run.
+    pub window: Option<Duration>,
 }
 
 /// How the final report is written.
@@ -44,8 +86,43 @@ pub struct Plan {
     pub connect_timeout: Duration,
     pub keepalive: bool,
     pub output: Output,
-    /// Resolved addresses to connect to, filled by `Plan::resolve` (or by the caller).
+    /// Addresses to connect to (all endpoints must share one host and port when this is
+    /// set); empty = resolve each endpoint's host in `run`.
     pub addrs: Vec<SocketAddr>,
+    /// Default linear ramp-up of every endpoint's rate.
+    pub ramp_up: Option<Duration>,
+    /// Run-wide early-exit rule.
+    pub early_exit: Option<EarlyExit>,
+    /// Open more connections (up to `max_connections`) while a rated endpoint falls behind.
+    pub autoscale: bool,
+    pub max_connections: usize,
+    /// `--export DIR`: write the report files there.
+    pub export: Option<PathBuf>,
+}
+
+impl Plan {
+    /// A plan over `endpoints` with every other field at its default (50 connections, 1
+    /// thread, 10 s, pipelining 1, 10 s timeout, 5 s connect timeout, keep-alive).
+    pub fn new(endpoints: Vec<Endpoint>) -> Plan {
+        Plan {
+            endpoints,
+            connections: 50,
+            threads: 1,
+            duration: Some(Duration::from_secs(10)),
+            requests: None,
+            pipelining: 1,
+            timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
+            keepalive: true,
+            output: Output::default(),
+            addrs: Vec::new(),
+            ramp_up: None,
+            early_exit: None,
+            autoscale: false,
+            max_connections: 0,
+            export: None,
+        }
+    }
 }
 
 /// What the command line asks for.

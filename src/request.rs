@@ -89,13 +89,13 @@ mod tests {
 
     fn endpoint(url: &str, method: &str, headers: &[(&str, &str)], body: &[u8]) -> Endpoint {
         Endpoint {
-            target: Target::parse(url).unwrap(),
             method: method.to_string(),
             headers: headers
                 .iter()
                 .map(|(n, v)| (n.to_string(), v.to_string()))
                 .collect(),
             body: body.to_vec(),
+            ..Endpoint::get(Target::parse(url).unwrap())
         }
     }
 

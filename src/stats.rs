@@ -88,6 +88,8 @@ pub struct WorkerStats {
     pub reconnects: u64,
     /// Connection slots that were ever established (distinct slots).
     pub slots_established: u64,
+    /// When the worker stopped sending and measuring (ns since the run's origin).
+    pub stopped_ns: u64,
 }
 
 impl Default for WorkerStats {
@@ -114,6 +116,7 @@ impl WorkerStats {
             established: 0,
             reconnects: 0,
             slots_established: 0,
+            stopped_ns: 0,
         }
     }
 
@@ -165,6 +168,7 @@ impl WorkerStats {
         self.established += other.established;
         self.reconnects += other.reconnects;
         self.slots_established += other.slots_established;
+        self.stopped_ns = self.stopped_ns.max(other.stopped_ns);
     }
 }
 

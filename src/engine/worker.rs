@@ -143,7 +143,9 @@ impl Worker<'_> {
                 self.on_timer(key, now);
             }
         }
-        // The run stopped: whatever is outstanding is "in flight at stop".
+        // The run stopped: whatever is outstanding is "in flight at stop". (Closing the
+        // sockets, when the slab drops, is not part of the measured time.)
+        self.stats.stopped_ns = clock(self.origin);
         for (_, slot) in self.slots.iter_mut() {
             self.stats.in_flight_at_stop += slot.conn.abandon() as u64;
         }
