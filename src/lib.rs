@@ -6,8 +6,12 @@
 //! an argument.
 
 pub mod cli;
+pub mod config;
+pub mod early_exit;
 pub mod engine;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod plan;
 pub mod rate;
