@@ -128,14 +128,14 @@ fn main() {
         n
     });
 
-    let mut stats = WorkerStats::new();
+    let mut stats = WorkerStats::new(1);
     let mut lat = 12_345u64;
     bench("record response (histogram + status)", &filter, 0, || {
         lat = lat
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407)
             >> 40;
-        stats.record_response(200, lat);
+        stats.record_response(0, 200, lat, lat);
         1
     });
 }

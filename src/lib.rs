@@ -27,10 +27,14 @@ pub use error::Error;
 pub use plan::{Command, Endpoint, Output, Plan};
 pub use stats::Summary;
 
-use engine::worker::{self, WorkerPlan};
-use stats::WorkerStats;
+use engine::progress::{Control, Snapshot};
+use engine::worker::{self, PoolKind, PoolPlan, WorkerEndpoint, WorkerPlan};
+use stats::{RunFacts, WorkerStats};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
+
+/// How often the main thread looks at the workers' snapshots during a run.
+const WATCH_EVERY: Duration = Duration::from_millis(50);
 
 /// Runs a load test to its end and returns the merged results.
 ///
@@ -38,24 +42,30 @@ use std::time::{Duration, Instant};
 /// spawn) are an `Error`; everything that goes wrong during the run is counted in the
 /// `Summary`.
 pub fn run(plan: &Plan) -> Result<Summary, Error> {
-    let endpoint = match plan.endpoints.as_slice() {
-        [one] => one,
-        [] => return Err(Error::Usage("no URL to test".into())),
-        _ => {
-            return Err(Error::Usage(
-                "several endpoints in one run are not supported yet".into(),
-            ))
-        }
-    };
-    if endpoint.target.scheme == target::Scheme::Https {
+    run_watched(plan, &mut |_| {})
+}
+
+/// Like `run`, calling `watch` with the summed counts of all workers about four times a
+/// second while the run goes on (for live progress).
+pub fn run_watched(plan: &Plan, watch: &mut dyn FnMut(&Snapshot)) -> Result<Summary, Error> {
+    if plan.endpoints.is_empty() {
+        return Err(Error::Usage("no URL to test".into()));
+    }
+    if let Some(e) = plan
+        .endpoints
+        .iter()
+        .find(|e| e.target.scheme == target::Scheme::Https)
+    {
         return Err(Error::Setup(format!(
             "{}: https is not supported yet (TLS support is planned); use an http:// URL",
-            endpoint.target.url()
+            e.target.url()
         )));
     }
+    let layout = layout(plan)?;
     let threads = plan.threads.clamp(1, plan.connections.max(1));
     // Each connection is a descriptor; keep a margin for stdio, epoll and the probe.
-    let want = plan.connections as u64 + 64;
+    let per_worker_max: usize = layout.pools.iter().map(|p| p.max_connections.max(1)).sum();
+    let want = (per_worker_max.max(plan.connections) + threads * layout.pools.len()) as u64 + 64;
     let limit = raise_fd_limit(want);
     if limit < want {
         return Err(Error::Setup(format!(
@@ -64,69 +74,211 @@ pub fn run(plan: &Plan) -> Result<Summary, Error> {
             plan.connections
         )));
     }
-    let addrs = if plan.addrs.is_empty() {
-        endpoint.target.resolve()?
-    } else {
-        plan.addrs.clone()
-    };
-    let addr = first_reachable(&addrs, plan.connect_timeout)
-        .map_err(|e| Error::Setup(format!("cannot connect to {}: {e}", endpoint.target.url())))?;
     // Without keep-alive every response ends its connection: pipelining cannot apply.
     let pipelining = if plan.keepalive {
         plan.pipelining.max(1)
     } else {
         1
     };
-    let request = request::render(endpoint, plan.keepalive);
-    let origin = Instant::now();
     let stop_at_ns = plan.duration.map(|d| d.as_nanos() as u64);
     let plans: Vec<WorkerPlan> = (0..threads)
-        .map(|i| WorkerPlan {
-            connections: share(plan.connections as u64, threads, i) as usize,
-            quota: plan.requests.map(|n| share(n, threads, i)),
-            addr,
-            request: request.clone(),
-            head: endpoint.method == "HEAD",
-            pipelining,
-            timeout: plan.timeout,
-            connect_timeout: plan.connect_timeout,
-            stop_at_ns,
-            limits: Default::default(),
-        })
+        .map(|i| worker_plan(plan, &layout, threads, i, pipelining, stop_at_ns))
         .collect();
+    let control = Control::new(threads, plan.endpoints.len());
+    let origin = Instant::now();
     let results: Vec<std::io::Result<WorkerStats>> = std::thread::scope(|s| {
         let mut handles = Vec::with_capacity(threads);
-        for (i, wp) in plans.iter().enumerate() {
+        for wp in &plans {
+            let control = &control;
             let h = std::thread::Builder::new()
-                .name(format!("tressi-worker-{i}"))
-                .spawn_scoped(s, move || worker::run(wp, origin));
-            handles.push(h);
+                .name(format!("tressi-worker-{}", wp.index))
+                .spawn_scoped(s, move || worker::run(wp, control, origin));
+            match h {
+                Ok(h) => handles.push(h),
+                Err(e) => {
+                    control.request_stop();
+                    return vec![Err(e)];
+                }
+            }
+        }
+        let mut snapshot = Snapshot::new(plan.endpoints.len());
+        let mut next_watch = Duration::ZERO;
+        while handles.iter().any(|h| !h.is_finished()) {
+            std::thread::sleep(WATCH_EVERY);
+            if origin.elapsed() >= next_watch {
+                next_watch = origin.elapsed() + engine::progress::PUBLISH_INTERVAL;
+                control.sum(&mut snapshot);
+                watch(&snapshot);
+            }
         }
         handles
             .into_iter()
-            .map(|h| match h {
-                Ok(h) => h
-                    .join()
-                    .unwrap_or_else(|_| Err(std::io::Error::other("worker thread panicked"))),
-                Err(e) => Err(e),
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("worker thread panicked")))
             })
             .collect()
     });
-    let mut total = WorkerStats::new();
+    let mut total = WorkerStats::new(plan.endpoints.len());
     for r in results {
         let st = r.map_err(|e| Error::Setup(format!("worker failed: {e}")))?;
         total.merge(&st);
     }
-    let elapsed = total.stopped_ns as f64 / 1e9;
-    Ok(Summary::new(
-        &total,
-        endpoint.target.url(),
-        endpoint.method.clone(),
+    let facts = RunFacts {
+        plan,
         threads,
         pipelining,
-        plan.connections,
-        elapsed,
-    ))
+        duration_s: total.stopped_ns as f64 / 1e9,
+    };
+    Ok(Summary::new(&total, facts, None))
+}
+
+/// Where the connections go: one pool per (address, open or closed), with its share of
+/// `-c`.
+struct Layout {
+    pools: Vec<PoolPlan>,
+    /// Pool of each endpoint.
+    endpoint_pool: Vec<usize>,
+}
+
+fn layout(plan: &Plan) -> Result<Layout, Error> {
+    // Origins in order of first appearance; each resolved and probed once.
+    let mut origins: Vec<(String, u16, SocketAddr)> = Vec::new();
+    let mut origin_of = Vec::with_capacity(plan.endpoints.len());
+    for ep in &plan.endpoints {
+        let t = &ep.target;
+        let idx = match origins
+            .iter()
+            .position(|(h, p, _)| *h == t.host && *p == t.port)
+        {
+            Some(i) => i,
+            None => {
+                let addrs = if plan.addrs.is_empty() {
+                    t.resolve()?
+                } else {
+                    plan.addrs.clone()
+                };
+                let addr = first_reachable(&addrs, plan.connect_timeout)
+                    .map_err(|e| Error::Setup(format!("cannot connect to {}: {e}", t.url())))?;
+                origins.push((t.host.clone(), t.port, addr));
+                origins.len() - 1
+            }
+        };
+        origin_of.push(idx);
+    }
+    // Pools: per origin, an open pool for its rated endpoints and a closed pool for the
+    // others. Connections are split in proportion to the endpoints each pool serves
+    // (at least one each).
+    let mut pools = Vec::new();
+    let mut endpoint_pool = vec![0; plan.endpoints.len()];
+    let n_endpoints = plan.endpoints.len();
+    let mut given = 0usize;
+    for (o, (_, _, addr)) in origins.iter().enumerate() {
+        for open in [true, false] {
+            let members: Vec<usize> = (0..n_endpoints)
+                .filter(|&e| origin_of[e] == o && plan.endpoints[e].rate.is_some() == open)
+                .collect();
+            if members.is_empty() {
+                continue;
+            }
+            let conns = (plan.connections * members.len() / n_endpoints).max(1);
+            given += conns;
+            for &e in &members {
+                endpoint_pool[e] = pools.len();
+            }
+            let kind = if open {
+                PoolKind::Open
+            } else {
+                PoolKind::Closed {
+                    weights: members
+                        .iter()
+                        .map(|&e| plan.endpoints[e].weight.max(1))
+                        .collect(),
+                    endpoints: members,
+                }
+            };
+            let max_connections = if open && plan.autoscale {
+                plan.max_connections.max(conns)
+            } else {
+                conns
+            };
+            pools.push(PoolPlan {
+                addr: *addr,
+                kind,
+                connections: conns,
+                max_connections,
+            });
+        }
+    }
+    // Rounding down may leave connections unassigned: give them out in pool order.
+    let mut i = 0;
+    while given < plan.connections && !pools.is_empty() {
+        let n = pools.len();
+        let p = &mut pools[i % n];
+        p.connections += 1;
+        p.max_connections = p.max_connections.max(p.connections);
+        given += 1;
+        i += 1;
+    }
+    Ok(Layout {
+        pools,
+        endpoint_pool,
+    })
+}
+
+/// Worker `i`'s part of the plan: its share of every pool's connections (at least one
+/// per pool), of every rate (phase-shifted so the workers interleave) and of `-n`.
+fn worker_plan(
+    plan: &Plan,
+    layout: &Layout,
+    threads: usize,
+    i: usize,
+    pipelining: usize,
+    stop_at_ns: Option<u64>,
+) -> WorkerPlan {
+    let endpoints = plan
+        .endpoints
+        .iter()
+        .enumerate()
+        .map(|(e, ep)| {
+            let rate = ep.rate.map(|r| r / threads as f64);
+            WorkerEndpoint {
+                request: request::render(ep, plan.keepalive),
+                head: ep.method == "HEAD",
+                timeout: ep.timeout.unwrap_or(plan.timeout),
+                rate,
+                ramp_up: ep.ramp_up.or(plan.ramp_up).unwrap_or(Duration::ZERO),
+                phase: match ep.rate {
+                    Some(r) if r > 0.0 => Duration::from_secs_f64((i as f64 / r).min(1e9)),
+                    _ => Duration::ZERO,
+                },
+                pool: layout.endpoint_pool[e],
+            }
+        })
+        .collect();
+    let pools = layout
+        .pools
+        .iter()
+        .map(|p| {
+            let connections = (share(p.connections as u64, threads, i) as usize).max(1);
+            PoolPlan {
+                connections,
+                max_connections: (share(p.max_connections as u64, threads, i) as usize)
+                    .max(connections),
+                ..p.clone()
+            }
+        })
+        .collect();
+    WorkerPlan {
+        index: i,
+        endpoints,
+        pools,
+        quota: plan.requests.map(|n| share(n, threads, i)),
+        pipelining,
+        connect_timeout: plan.connect_timeout,
+        stop_at_ns,
+        limits: Default::default(),
+    }
 }
 
 /// Worker `i`'s share of `total` split over `n` workers (the first ones get the rest).

@@ -38,10 +38,39 @@ fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{} {}", grouped(n), if n == 1 { one } else { many })
 }
 
+fn latency_lines(out: &mut dyn Write, label: &str, l: &crate::stats::Latency) -> io::Result<()> {
+    writeln!(
+        out,
+        "  {label:<12} mean {}, stdev {}, min {}, max {}",
+        us_f(l.mean),
+        us_f(l.stdev),
+        us(l.min),
+        us(l.max)
+    )?;
+    writeln!(
+        out,
+        "               p50 {}, p75 {}, p90 {}, p99 {}",
+        us(l.p50),
+        us(l.p75),
+        us(l.p90),
+        us(l.p99)
+    )?;
+    writeln!(
+        out,
+        "               p99.9 {}, p99.99 {}",
+        us(l.p99_9),
+        us(l.p99_99)
+    )
+}
+
 /// Writes the human-readable report.
 pub fn write_text(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     let secs = s.duration_s.max(1e-9);
-    writeln!(out, "{} {}", s.method, s.url)?;
+    if s.endpoints.len() > 1 {
+        writeln!(out, "{} endpoints", s.endpoints.len())?;
+    } else {
+        writeln!(out, "{} {}", s.method, s.url)?;
+    }
     writeln!(
         out,
         "  {:.2}s, {}, {}, pipelining {}",
@@ -50,6 +79,9 @@ pub fn write_text(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         plural(s.connections.requested, "connection", "connections"),
         s.pipelining
     )?;
+    if let Some(why) = &s.early_exit {
+        writeln!(out, "  Stopped early: {why}")?;
+    }
     writeln!(out)?;
     let r = &s.requests;
     writeln!(
@@ -65,30 +97,24 @@ pub fn write_text(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         grouped(r.failed),
         grouped(r.in_flight_at_stop)
     )?;
-    let l = &s.latency_us;
+    if let Some(target) = s.target_rps {
+        writeln!(
+            out,
+            "  Rate         target {target:.1}/s (rated endpoints), {} never sent",
+            grouped(r.unsent)
+        )?;
+    }
     if r.completed > 0 {
-        writeln!(
-            out,
-            "  Latency      mean {}, stdev {}, min {}, max {}",
-            us_f(l.mean),
-            us_f(l.stdev),
-            us(l.min),
-            us(l.max)
-        )?;
-        writeln!(
-            out,
-            "               p50 {}, p75 {}, p90 {}, p99 {}",
-            us(l.p50),
-            us(l.p75),
-            us(l.p90),
-            us(l.p99)
-        )?;
-        writeln!(
-            out,
-            "               p99.9 {}, p99.99 {}",
-            us(l.p99_9),
-            us(l.p99_99)
-        )?;
+        if s.target_rps.is_some() {
+            latency_lines(out, "Latency", &s.latency_us)?;
+            writeln!(
+                out,
+                "               (from intended send times: coordinated omission corrected)"
+            )?;
+            latency_lines(out, "Service", &s.service_us)?;
+        } else {
+            latency_lines(out, "Latency", &s.latency_us)?;
+        }
     } else {
         writeln!(out, "  Latency      no responses")?;
     }
@@ -118,6 +144,34 @@ pub fn write_text(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         grouped(c.established),
         grouped(c.reconnects)
     )?;
+    if s.endpoints.len() > 1 || s.target_rps.is_some() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "  Endpoint                          req/s    target      done  failed     p99"
+        )?;
+        for e in &s.endpoints {
+            let mut name = format!("{} {}", e.method, short_url(&e.url));
+            if name.chars().count() > 32 {
+                name = name.chars().take(31).collect::<String>() + "…";
+            }
+            let target = e
+                .target_rps
+                .map_or_else(|| "closed".to_string(), |t| format!("{t:.1}"));
+            writeln!(
+                out,
+                "  {name:<32} {:>6.1} {target:>9} {:>9} {:>7} {:>7}",
+                e.rps,
+                grouped(e.requests.completed),
+                grouped(e.requests.failed),
+                if e.requests.completed > 0 {
+                    us(e.latency_us.p99)
+                } else {
+                    "-".into()
+                }
+            )?;
+        }
+    }
     if c.established < c.requested {
         writeln!(
             out,
@@ -127,6 +181,14 @@ pub fn write_text(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// The path and query of a URL (the host is in the header line already when there is
+/// one endpoint, and usually shared when there are several).
+fn short_url(url: &str) -> &str {
+    url.find("://")
+        .and_then(|i| url[i + 3..].find('/').map(|j| &url[i + 3 + j..]))
+        .unwrap_or(url)
 }
 
 fn push_item(line: &mut String, item: &str) {
@@ -160,39 +222,66 @@ fn write_wrapped(out: &mut dyn Write, label: &str, text: &str) -> io::Result<()>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::stats::{ErrorKind, WorkerStats};
+    use crate::plan::{Endpoint, Plan};
+    use crate::stats::{ErrorKind, RunFacts, WorkerStats};
+    use crate::target::Target;
+
+    fn plan(urls: &[(&str, Option<f64>)], connections: usize) -> Plan {
+        let mut p = Plan::new(
+            urls.iter()
+                .map(|(u, rate)| Endpoint {
+                    rate: *rate,
+                    ..Endpoint::get(Target::parse(u).unwrap())
+                })
+                .collect(),
+        );
+        p.connections = connections;
+        p
+    }
+
+    fn summary(st: &WorkerStats, plan: &Plan, threads: usize, secs: f64) -> Summary {
+        let facts = RunFacts {
+            plan,
+            threads,
+            pipelining: 1,
+            duration_s: secs,
+        };
+        Summary::new(st, facts, None)
+    }
 
     fn sample() -> Summary {
-        let mut st = WorkerStats::new();
-        st.sent = 1_234_600;
-        for i in 0..1_234_567u64 {
-            st.record_response(
-                if i % 1000 == 0 { 503 } else { 200 },
-                100_000 + (i % 5000) * 100,
-            );
+        let mut st = WorkerStats::new(1);
+        for _ in 0..1_234_600 {
+            st.record_sent(0);
         }
-        st.record_error(ErrorKind::Timeout, 3);
-        st.record_error(ErrorKind::Connect, 0);
-        st.in_flight_at_stop = 30;
+        for i in 0..1_234_567u64 {
+            let lat = 100_000 + (i % 5000) * 100;
+            st.record_response(0, if i % 1000 == 0 { 503 } else { 200 }, lat, lat);
+        }
+        for _ in 0..3 {
+            st.record_failed(0, ErrorKind::Timeout);
+        }
+        st.record_conn_error(ErrorKind::Connect);
+        st.endpoints[0].in_flight_at_stop = 30;
         st.bytes_read = 123_456_789;
         st.bytes_written = 45_678_901;
         st.slots_established = 48;
-        Summary::new(
-            &st,
-            "http://127.0.0.1:8080/".into(),
-            "GET".into(),
-            2,
-            1,
-            50,
-            10.0,
-        )
+        summary(&st, &plan(&[("http://127.0.0.1:8080/", None)], 50), 2, 10.0)
+    }
+
+    fn text(s: &Summary) -> String {
+        let mut buf = Vec::new();
+        write_text(s, &mut buf).unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        for line in text.lines() {
+            assert!(line.chars().count() <= 80, "too wide: {line:?}");
+        }
+        text
     }
 
     #[test]
     fn text_report_has_every_part_and_fits_80_columns() {
-        let mut buf = Vec::new();
-        write_text(&sample(), &mut buf).unwrap();
-        let text = String::from_utf8(buf).unwrap();
+        let text = text(&sample());
         for needle in [
             "GET http://127.0.0.1:8080/",
             "2 threads, 50 connections",
@@ -209,25 +298,59 @@ mod tests {
         ] {
             assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
-        for line in text.lines() {
-            assert!(line.chars().count() <= 80, "too wide: {line:?}");
+        assert!(
+            !text.contains("Service"),
+            "closed loop: one latency\n{text}"
+        );
+        assert!(
+            !text.contains("Endpoint "),
+            "one endpoint: no table\n{text}"
+        );
+    }
+
+    #[test]
+    fn rated_endpoints_show_targets_service_time_and_a_table() {
+        let mut st = WorkerStats::new(2);
+        for e in 0..2 {
+            for _ in 0..100 {
+                st.record_sent(e);
+                st.record_response(e, 200, 900_000_000, 1_000_000);
+            }
+        }
+        st.endpoints[1].unsent = 7;
+        st.slots_established = 4;
+        let p = plan(
+            &[
+                ("http://h:8080/users?page=1", Some(10.0)),
+                (
+                    "http://h:8080/a/very/long/path/that/does/not/fit/in/the/column",
+                    None,
+                ),
+            ],
+            4,
+        );
+        let text = text(&summary(&st, &p, 1, 10.0));
+        for needle in [
+            "2 endpoints",
+            "target 10.0/s (rated endpoints), 7 never sent",
+            "coordinated omission corrected",
+            "Service      mean 1.00ms",
+            "GET /users?page=1",
+            "closed",
+            "…",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
         }
     }
 
     #[test]
     fn many_status_codes_wrap() {
-        let mut st = WorkerStats::new();
+        let mut st = WorkerStats::new(1);
         for code in 200..260u16 {
-            st.record_response(code, 1000);
+            st.record_response(0, code, 1000, 1000);
         }
-        let s = Summary::new(&st, "http://h/".into(), "GET".into(), 1, 1, 1, 1.0);
-        let mut buf = Vec::new();
-        write_text(&s, &mut buf).unwrap();
-        let text = String::from_utf8(buf).unwrap();
+        let text = text(&summary(&st, &plan(&[("http://h/", None)], 1), 1, 1.0));
         assert!(text.contains("259: 1"));
-        for line in text.lines() {
-            assert!(line.chars().count() <= 80, "too wide: {line:?}");
-        }
     }
 
     #[test]
@@ -237,18 +360,31 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
         assert_eq!(v["requests"]["completed"], 1_234_567);
         assert_eq!(v["errors"]["timeout"], 3);
+        assert_eq!(v["errors"]["connect"], 1);
         assert_eq!(v["connections"]["established"], 48);
+        assert_eq!(v["endpoints"][0]["requests"]["completed"], 1_234_567);
     }
 
     #[test]
     fn empty_run_reports_no_responses() {
-        let st = WorkerStats::new();
-        let s = Summary::new(&st, "http://h/".into(), "GET".into(), 1, 1, 1, 0.0);
-        let mut buf = Vec::new();
-        write_text(&s, &mut buf).unwrap();
-        let text = String::from_utf8(buf).unwrap();
+        let st = WorkerStats::new(1);
+        let text = text(&summary(&st, &plan(&[("http://h/", None)], 1), 1, 0.0));
         assert!(text.contains("no responses"));
         assert!(text.contains("Status       none"));
         assert!(text.contains("Errors       none"));
+    }
+
+    #[test]
+    fn early_exit_is_stated() {
+        let st = WorkerStats::new(1);
+        let p = plan(&[("http://h/", None)], 1);
+        let facts = RunFacts {
+            plan: &p,
+            threads: 1,
+            pipelining: 1,
+            duration_s: 1.0,
+        };
+        let s = Summary::new(&st, facts, Some("error rate 50.0% > 5.0%".into()));
+        assert!(text(&s).contains("Stopped early: error rate 50.0% > 5.0%"));
     }
 }

@@ -3,6 +3,7 @@
 //! Recording is plain arithmetic on preallocated storage: no allocation, no locks, no
 //! clock reads (times come in as arguments). Must not format or print anything.
 
+use crate::plan::Plan;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -60,26 +61,104 @@ impl ErrorKind {
 }
 
 /// Status codes are three digits (httparse guarantees it); index by the code itself.
-const STATUS_SLOTS: usize = 1000;
+pub const STATUS_SLOTS: usize = 1000;
 
-/// One worker's counters. Owned by its thread; merged after join.
+fn new_histogram() -> Histogram<u64> {
+    // Bounds and precision are constants, so creation cannot fail.
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("constant histogram bounds are valid")
+}
+
+fn add_histogram(into: &mut Histogram<u64>, from: &Histogram<u64>) {
+    // Same bounds on both sides, so `add` cannot fail; saturate defensively anyway.
+    if into.add(from).is_err() {
+        for v in from.iter_recorded() {
+            into.saturating_record_n(v.value_iterated_to(), v.count_at_value());
+        }
+    }
+}
+
+/// ns → µs rounded to nearest; 0 is recorded as 1 (the histograms' lowest value).
+#[inline]
+fn micros(ns: u64) -> u64 {
+    (ns.saturating_add(500) / 1000).max(1)
+}
+
+/// The request counts of one endpoint in one worker (or merged: of the endpoint, or of
+/// the whole run).
 #[derive(Debug, Clone)]
-pub struct WorkerStats {
-    /// Response time in µs: done − intended send time (equal to the actual send in the
-    /// closed model).
+pub struct Counts {
+    /// Response time in µs: done − intended send time (coordinated-omission corrected;
+    /// equal to the service time in the closed model).
     pub latency: Histogram<u64>,
+    /// Service time in µs: done − actual send.
+    pub service: Histogram<u64>,
     pub status: Box<[u64; STATUS_SLOTS]>,
-    /// Error events by kind: one per request an error ended, or one per failed connection
-    /// attempt / failure with no request outstanding.
+    /// Requests ended by an error, by kind.
     pub errors: [u64; ErrorKind::COUNT],
     /// Requests handed to a connection (written or being written).
     pub sent: u64,
     /// Requests that ended with a response (the sum of `status`).
     pub completed: u64,
-    /// Requests that ended with an error.
+    /// Requests that ended with an error (the sum of `errors`).
     pub failed: u64,
     /// Requests still outstanding when the run stopped.
     pub in_flight_at_stop: u64,
+    /// Open model: requests that were due but never sent (the wait queue was full, or
+    /// they were still waiting for a connection at the stop).
+    pub unsent: u64,
+}
+
+impl Default for Counts {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Counts {
+    pub fn new() -> Self {
+        Counts {
+            latency: new_histogram(),
+            service: new_histogram(),
+            status: Box::new([0; STATUS_SLOTS]),
+            errors: [0; ErrorKind::COUNT],
+            sent: 0,
+            completed: 0,
+            failed: 0,
+            in_flight_at_stop: 0,
+            unsent: 0,
+        }
+    }
+
+    /// Requests sent and not ended yet.
+    pub fn outstanding(&self) -> u64 {
+        self.sent - self.completed - self.failed
+    }
+
+    pub fn merge(&mut self, other: &Counts) {
+        add_histogram(&mut self.latency, &other.latency);
+        add_histogram(&mut self.service, &other.service);
+        for (a, b) in self.status.iter_mut().zip(other.status.iter()) {
+            *a += b;
+        }
+        for (a, b) in self.errors.iter_mut().zip(other.errors.iter()) {
+            *a += b;
+        }
+        self.sent += other.sent;
+        self.completed += other.completed;
+        self.failed += other.failed;
+        self.in_flight_at_stop += other.in_flight_at_stop;
+        self.unsent += other.unsent;
+    }
+}
+
+/// One worker's counters. Owned by its thread; merged after join.
+#[derive(Debug, Clone)]
+pub struct WorkerStats {
+    /// Per endpoint, indexed like `Plan::endpoints`.
+    pub endpoints: Vec<Counts>,
+    /// Connection failures that ended no request (refused or timed-out connects, a reset
+    /// or stray bytes on an idle connection), by kind.
+    pub conn_errors: [u64; ErrorKind::COUNT],
     pub bytes_read: u64,
     pub bytes_written: u64,
     /// Successful TCP connects.
@@ -92,25 +171,11 @@ pub struct WorkerStats {
     pub stopped_ns: u64,
 }
 
-impl Default for WorkerStats {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl WorkerStats {
-    pub fn new() -> Self {
-        // Bounds and precision are constants, so creation cannot fail.
-        let latency = Histogram::new_with_bounds(1, MAX_LATENCY_US, 3)
-            .expect("constant histogram bounds are valid");
+    pub fn new(endpoints: usize) -> Self {
         WorkerStats {
-            latency,
-            status: Box::new([0; STATUS_SLOTS]),
-            errors: [0; ErrorKind::COUNT],
-            sent: 0,
-            completed: 0,
-            failed: 0,
-            in_flight_at_stop: 0,
+            endpoints: (0..endpoints.max(1)).map(|_| Counts::new()).collect(),
+            conn_errors: [0; ErrorKind::COUNT],
             bytes_read: 0,
             bytes_written: 0,
             established: 0,
@@ -120,49 +185,86 @@ impl WorkerStats {
         }
     }
 
-    /// A response ended a request. `latency_ns` is done − intended.
+    /// A request of `endpoint` was handed to a connection.
     #[inline]
-    pub fn record_response(&mut self, status: u16, latency_ns: u64) {
-        if let Some(slot) = self.status.get_mut(status as usize) {
+    pub fn record_sent(&mut self, endpoint: usize) {
+        if let Some(c) = self.endpoints.get_mut(endpoint) {
+            c.sent += 1;
+        }
+    }
+
+    /// A response ended a request: `latency_ns` = done − intended, `service_ns` = done −
+    /// sent.
+    #[inline]
+    pub fn record_response(
+        &mut self,
+        endpoint: usize,
+        status: u16,
+        latency_ns: u64,
+        service_ns: u64,
+    ) {
+        let Some(c) = self.endpoints.get_mut(endpoint) else {
+            return;
+        };
+        if let Some(slot) = c.status.get_mut(status as usize) {
             *slot += 1;
         }
-        self.completed += 1;
-        // Round to the nearest µs; 0 is recorded as 1 (the histogram's lowest value).
-        let us = ((latency_ns + 500) / 1000).max(1);
-        self.latency.saturating_record(us);
+        c.completed += 1;
+        c.latency.saturating_record(micros(latency_ns));
+        c.service.saturating_record(micros(service_ns));
     }
 
-    /// An error of `kind` ended `requests` outstanding requests (0: a connection-level
-    /// failure with nothing outstanding, still counted once).
+    /// An error of `kind` ended one request of `endpoint`.
     #[inline]
-    pub fn record_error(&mut self, kind: ErrorKind, requests: u64) {
-        self.errors[kind as usize] += requests.max(1);
-        self.failed += requests;
+    pub fn record_failed(&mut self, endpoint: usize, kind: ErrorKind) {
+        if let Some(c) = self.endpoints.get_mut(endpoint) {
+            c.errors[kind as usize] += 1;
+            c.failed += 1;
+        }
     }
 
+    /// A connection failed with no request outstanding.
+    #[inline]
+    pub fn record_conn_error(&mut self, kind: ErrorKind) {
+        self.conn_errors[kind as usize] += 1;
+    }
+
+    /// All endpoints' counts merged.
+    pub fn total(&self) -> Counts {
+        let mut t = Counts::new();
+        for c in &self.endpoints {
+            t.merge(c);
+        }
+        t
+    }
+
+    /// Errors by kind: request-ending ones of every endpoint plus connection-level ones.
     pub fn error_count(&self, kind: ErrorKind) -> u64 {
-        self.errors[kind as usize]
+        self.conn_errors[kind as usize]
+            + self
+                .endpoints
+                .iter()
+                .map(|c| c.errors[kind as usize])
+                .sum::<u64>()
     }
 
-    /// Adds another worker's counts into this one.
+    /// Requests sent and not ended yet, over all endpoints.
+    pub fn outstanding(&self) -> u64 {
+        self.endpoints.iter().map(Counts::outstanding).sum()
+    }
+
+    /// Adds another worker's counts into this one (same endpoint list).
     pub fn merge(&mut self, other: &WorkerStats) {
-        // Same bounds on both sides, so `add` cannot fail; saturate defensively anyway.
-        if self.latency.add(&other.latency).is_err() {
-            for v in other.latency.iter_recorded() {
-                self.latency
-                    .saturating_record_n(v.value_iterated_to(), v.count_at_value());
-            }
+        if self.endpoints.len() < other.endpoints.len() {
+            self.endpoints
+                .resize_with(other.endpoints.len(), Counts::new);
         }
-        for (a, b) in self.status.iter_mut().zip(other.status.iter()) {
+        for (a, b) in self.endpoints.iter_mut().zip(other.endpoints.iter()) {
+            a.merge(b);
+        }
+        for (a, b) in self.conn_errors.iter_mut().zip(other.conn_errors.iter()) {
             *a += b;
         }
-        for (a, b) in self.errors.iter_mut().zip(other.errors.iter()) {
-            *a += b;
-        }
-        self.sent += other.sent;
-        self.completed += other.completed;
-        self.failed += other.failed;
-        self.in_flight_at_stop += other.in_flight_at_stop;
         self.bytes_read += other.bytes_read;
         self.bytes_written += other.bytes_written;
         self.established += other.established;
@@ -172,13 +274,15 @@ impl WorkerStats {
     }
 }
 
-/// Request totals. `sent == completed + failed + in_flight_at_stop`.
+/// Request totals. `sent == completed + failed + in_flight_at_stop`; `unsent` requests
+/// (open model: due but never sent) are outside `sent`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Requests {
     pub sent: u64,
     pub completed: u64,
     pub failed: u64,
     pub in_flight_at_stop: u64,
+    pub unsent: u64,
 }
 
 /// Error counts by kind (see `ErrorKind`).
@@ -298,11 +402,35 @@ pub struct Connections {
     pub reconnects: u64,
 }
 
+/// One endpoint's part of the summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointSummary {
+    pub url: String,
+    pub method: String,
+    /// Target rate (req/s) of this endpoint; `null` = closed loop.
+    pub target_rps: Option<f64>,
+    /// Linear ramp-up applied to the target rate, in seconds.
+    pub ramp_up_s: Option<f64>,
+    /// Closed-loop weight.
+    pub weight: u32,
+    /// Completed responses per second over the run.
+    pub rps: f64,
+    pub requests: Requests,
+    pub status: BTreeMap<u16, u64>,
+    /// Errors that ended requests of this endpoint.
+    pub errors: Errors,
+    /// Response time (from the intended send time).
+    pub latency_us: Latency,
+    /// Service time (from the actual send).
+    pub service_us: Latency,
+}
+
 /// The merged result of a run: what every report format is made from.
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
     /// Format version of this object.
     pub version: u32,
+    /// The first endpoint's URL (see `endpoints` for all).
     pub url: String,
     pub method: String,
     pub threads: usize,
@@ -311,68 +439,125 @@ pub struct Summary {
     pub duration_s: f64,
     /// Completed responses per second over `duration_s`.
     pub rps: f64,
+    /// Sum of the endpoints' target rates, when any has one.
+    pub target_rps: Option<f64>,
     pub requests: Requests,
     /// Responses by status code.
     pub status: BTreeMap<u16, u64>,
+    /// Every error by kind: those that ended requests plus connection failures that ended
+    /// none (refused connects, say).
     pub errors: Errors,
+    /// Response time (from the intended send time: coordinated-omission corrected).
     pub latency_us: Latency,
+    /// Service time (from the actual send); equal to `latency_us` in the closed model.
+    pub service_us: Latency,
     pub bytes: Bytes,
     pub connections: Connections,
+    pub endpoints: Vec<EndpointSummary>,
+    /// Set when an early-exit rule stopped the run: which one, with its figures.
+    pub early_exit: Option<String>,
     /// Merged response-time histogram (µs), for reports that need more than percentiles.
     #[serde(skip)]
     pub histogram: Histogram<u64>,
 }
 
+fn status_map(status: &[u64; STATUS_SLOTS]) -> BTreeMap<u16, u64> {
+    status
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(code, n)| (code as u16, *n))
+        .collect()
+}
+
+fn requests_of(c: &Counts) -> Requests {
+    Requests {
+        sent: c.sent,
+        completed: c.completed,
+        failed: c.failed,
+        in_flight_at_stop: c.in_flight_at_stop,
+        unsent: c.unsent,
+    }
+}
+
+fn per_second(n: u64, secs: f64) -> f64 {
+    if secs > 0.0 {
+        round2(n as f64 / secs)
+    } else {
+        0.0
+    }
+}
+
+/// What the summary needs to know about the run besides the counts.
+#[derive(Debug, Clone, Copy)]
+pub struct RunFacts<'a> {
+    pub plan: &'a Plan,
+    /// Threads and pipelining as actually used.
+    pub threads: usize,
+    pub pipelining: usize,
+    pub duration_s: f64,
+}
+
 impl Summary {
-    /// Builds the summary from merged worker stats.
-    pub fn new(
-        stats: &WorkerStats,
-        url: String,
-        method: String,
-        threads: usize,
-        pipelining: usize,
-        connections_requested: usize,
-        duration_s: f64,
-    ) -> Self {
-        let status = stats
-            .status
+    /// Builds the summary from the merged worker stats.
+    pub fn new(stats: &WorkerStats, facts: RunFacts<'_>, early_exit: Option<String>) -> Self {
+        let plan = facts.plan;
+        let secs = facts.duration_s;
+        let total = stats.total();
+        let mut errors = total.errors;
+        for (a, b) in errors.iter_mut().zip(stats.conn_errors.iter()) {
+            *a += b;
+        }
+        let endpoints: Vec<EndpointSummary> = plan
+            .endpoints
             .iter()
-            .enumerate()
-            .filter(|(_, n)| **n > 0)
-            .map(|(code, n)| (code as u16, *n))
+            .zip(stats.endpoints.iter())
+            .map(|(ep, c)| EndpointSummary {
+                url: ep.target.url(),
+                method: ep.method.clone(),
+                target_rps: ep.rate,
+                ramp_up_s: ep
+                    .ramp_up
+                    .or(plan.ramp_up)
+                    .filter(|_| ep.rate.is_some())
+                    .map(|d| d.as_secs_f64()),
+                weight: ep.weight,
+                rps: per_second(c.completed, secs),
+                requests: requests_of(c),
+                status: status_map(&c.status),
+                errors: Errors::from_counts(&c.errors),
+                latency_us: Latency::from_histogram(&c.latency),
+                service_us: Latency::from_histogram(&c.service),
+            })
             .collect();
-        let rps = if duration_s > 0.0 {
-            round2(stats.completed as f64 / duration_s)
-        } else {
-            0.0
-        };
+        let rates: Vec<f64> = plan.endpoints.iter().filter_map(|e| e.rate).collect();
+        let first = plan.endpoints.first();
         Summary {
             version: 1,
-            url,
-            method,
-            threads,
-            pipelining,
-            duration_s: (duration_s * 1e6).round() / 1e6,
-            rps,
-            requests: Requests {
-                sent: stats.sent,
-                completed: stats.completed,
-                failed: stats.failed,
-                in_flight_at_stop: stats.in_flight_at_stop,
-            },
-            status,
-            errors: Errors::from_counts(&stats.errors),
-            latency_us: Latency::from_histogram(&stats.latency),
+            url: first.map(|e| e.target.url()).unwrap_or_default(),
+            method: first.map(|e| e.method.clone()).unwrap_or_default(),
+            threads: facts.threads,
+            pipelining: facts.pipelining,
+            duration_s: (secs * 1e6).round() / 1e6,
+            rps: per_second(total.completed, secs),
+            target_rps: (!rates.is_empty()).then(|| rates.iter().sum()),
+            requests: requests_of(&total),
+            status: status_map(&total.status),
+            errors: Errors::from_counts(&errors),
+            latency_us: Latency::from_histogram(&total.latency),
+            service_us: Latency::from_histogram(&total.service),
             bytes: Bytes {
                 read: stats.bytes_read,
                 written: stats.bytes_written,
             },
             connections: Connections {
-                requested: connections_requested as u64,
+                requested: plan.connections as u64,
                 established: stats.slots_established,
                 reconnects: stats.reconnects,
             },
-            histogram: stats.latency.clone(),
+            endpoints,
+            early_exit,
+            histogram: total.latency,
         }
     }
 }
@@ -404,67 +589,108 @@ mod tests {
 
     #[test]
     fn record_and_merge_add_up() {
-        let mut a = WorkerStats::new();
-        let mut b = WorkerStats::new();
-        a.sent = 5;
-        a.record_response(200, 1_000);
-        a.record_response(200, 2_000);
-        a.record_response(404, 499); // rounds to 0 µs, recorded as 1
-        a.record_error(ErrorKind::Timeout, 2);
-        b.sent = 3;
-        b.record_response(200, 10_000_000);
-        b.record_error(ErrorKind::Connect, 0);
-        b.in_flight_at_stop = 2;
+        let mut a = WorkerStats::new(2);
+        let mut b = WorkerStats::new(2);
+        for _ in 0..5 {
+            a.record_sent(0);
+        }
+        a.record_response(0, 200, 1_000, 1_000);
+        a.record_response(0, 200, 2_000, 500);
+        a.record_response(0, 404, 499, 499); // rounds to 0 µs, recorded as 1
+        a.record_failed(0, ErrorKind::Timeout);
+        a.record_failed(0, ErrorKind::Timeout);
+        for _ in 0..3 {
+            b.record_sent(1);
+        }
+        b.record_response(1, 200, 10_000_000, 20_000);
+        b.record_conn_error(ErrorKind::Connect);
+        b.endpoints[1].in_flight_at_stop = 2;
         a.merge(&b);
-        assert_eq!(a.completed, 4);
-        assert_eq!(a.failed, 2);
-        assert_eq!(a.sent, a.completed + a.failed + a.in_flight_at_stop);
-        assert_eq!(a.status[200], 3);
-        assert_eq!(a.status[404], 1);
+        let t = a.total();
+        assert_eq!(t.completed, 4);
+        assert_eq!(t.failed, 2);
+        assert_eq!(t.sent, t.completed + t.failed + t.in_flight_at_stop);
+        assert_eq!(t.status[200], 3);
+        assert_eq!(t.status[404], 1);
         assert_eq!(a.error_count(ErrorKind::Timeout), 2);
         assert_eq!(a.error_count(ErrorKind::Connect), 1);
-        assert_eq!(a.latency.len(), 4);
-        assert_eq!(a.latency.min(), 1);
-        assert!(a.latency.max() >= 9_990 && a.latency.max() <= 10_010);
+        assert_eq!(t.latency.len(), 4);
+        assert_eq!(t.latency.min(), 1);
+        assert!(t.latency.max() >= 9_990 && t.latency.max() <= 10_010);
+        assert!(t.service.max() >= 19 && t.service.max() <= 21);
+        assert_eq!(a.endpoints[1].completed, 1);
+        assert_eq!(a.outstanding(), 2);
     }
 
     #[test]
-    fn huge_latency_saturates() {
-        let mut a = WorkerStats::new();
-        a.record_response(200, u64::MAX / 2);
-        assert_eq!(a.latency.len(), 1);
-        assert!(a.latency.max() >= MAX_LATENCY_US / 2);
+    fn huge_latency_saturates_and_unknown_endpoints_are_ignored() {
+        let mut a = WorkerStats::new(1);
+        a.record_response(0, 200, u64::MAX / 2, u64::MAX);
+        a.record_response(7, 200, 1, 1);
+        a.record_failed(7, ErrorKind::Read);
+        let t = a.total();
+        assert_eq!(t.latency.len(), 1);
+        assert!(t.latency.max() >= MAX_LATENCY_US / 2);
     }
 
     #[test]
     fn summary_json_has_the_documented_keys() {
-        let mut s = WorkerStats::new();
-        s.sent = 3;
-        s.record_response(200, 50_000);
-        s.record_response(503, 70_000);
-        s.in_flight_at_stop = 1;
+        let mut s = WorkerStats::new(2);
+        for _ in 0..3 {
+            s.record_sent(0);
+        }
+        s.record_response(0, 200, 50_000, 40_000);
+        s.record_response(0, 503, 70_000, 60_000);
+        s.endpoints[0].in_flight_at_stop = 1;
+        s.endpoints[1].unsent = 4;
+        s.record_conn_error(ErrorKind::Connect);
         s.slots_established = 2;
-        let sum = Summary::new(&s, "http://x/".into(), "GET".into(), 1, 1, 2, 2.0);
+        let target = crate::target::Target::parse("http://x/").unwrap();
+        let mut plan = Plan::new(vec![
+            crate::plan::Endpoint::get(target.clone()),
+            crate::plan::Endpoint {
+                rate: Some(10.0),
+                ..crate::plan::Endpoint::get(target)
+            },
+        ]);
+        plan.connections = 2;
+        let facts = RunFacts {
+            plan: &plan,
+            threads: 1,
+            pipelining: 1,
+            duration_s: 2.0,
+        };
+        let sum = Summary::new(&s, facts, None);
         let v = serde_json::to_value(&sum).unwrap();
         assert_eq!(v["version"], 1);
         assert_eq!(v["rps"], 1.0);
+        assert_eq!(v["target_rps"], 10.0);
         assert_eq!(v["requests"]["sent"], 3);
         assert_eq!(v["requests"]["completed"], 2);
         assert_eq!(v["requests"]["in_flight_at_stop"], 1);
+        assert_eq!(v["requests"]["unsent"], 4);
         assert_eq!(v["status"]["200"], 1);
         assert_eq!(v["status"]["503"], 1);
         for k in ErrorKind::ALL {
-            assert_eq!(v["errors"][k.name()], 0, "{}", k.name());
+            let want = u64::from(k == ErrorKind::Connect);
+            assert_eq!(v["errors"][k.name()], want, "{}", k.name());
         }
         for k in [
             "min", "mean", "stdev", "p50", "p75", "p90", "p99", "p99_9", "p99_99", "max",
         ] {
             assert!(v["latency_us"][k].is_number(), "{k}");
+            assert!(v["service_us"][k].is_number(), "{k}");
         }
         assert_eq!(v["latency_us"]["min"], 50);
+        assert_eq!(v["service_us"]["min"], 40);
         assert_eq!(v["bytes"]["read"], 0);
         assert_eq!(v["connections"]["requested"], 2);
         assert_eq!(v["connections"]["established"], 2);
         assert_eq!(v["connections"]["reconnects"], 0);
+        assert_eq!(v["endpoints"][0]["requests"]["completed"], 2);
+        assert_eq!(v["endpoints"][0]["target_rps"], serde_json::Value::Null);
+        assert_eq!(v["endpoints"][1]["target_rps"], 10.0);
+        assert_eq!(v["endpoints"][1]["requests"]["unsent"], 4);
+        assert_eq!(v["early_exit"], serde_json::Value::Null);
     }
 }

@@ -7,7 +7,7 @@
 use crate::http::response::{Limits, ResponseParser};
 use crate::stats::{ErrorKind, WorkerStats};
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,8 +26,12 @@ pub struct InFlight {
     /// When the request should have been sent (open model); equal to `sent_ns` in the
     /// closed model. Response time is measured from here.
     pub intended_ns: u64,
-    /// When it was handed to the socket.
+    /// When it was handed to the socket. Service time is measured from here.
     pub sent_ns: u64,
+    /// Index of its endpoint (`Plan::endpoints`).
+    pub endpoint: u32,
+    /// It is a HEAD request: its response has no body.
+    pub head: bool,
 }
 
 /// How a read or write turn left the connection.
@@ -43,6 +47,9 @@ pub enum Outcome {
     Failed(ErrorKind),
 }
 
+/// Most request slices gathered into one vectored write.
+const MAX_IOV: usize = 64;
+
 /// One connection's state. `S` is the socket (mio's `TcpStream` in the worker).
 #[derive(Debug)]
 pub struct Conn<S> {
@@ -52,10 +59,10 @@ pub struct Conn<S> {
     /// Capacity fixed at the pipelining depth; never grows.
     inflight: VecDeque<InFlight>,
     depth: usize,
-    /// Unwritten request bytes: `remaining` bytes starting at `offset` (< one request's
-    /// length) in the prebuilt buffer of `depth + 1` identical copies.
-    offset: usize,
-    remaining: usize,
+    /// `inflight[write_idx..]` are not completely written yet; `write_off` bytes of
+    /// `inflight[write_idx]` are.
+    write_idx: usize,
+    write_off: usize,
     /// Consecutive failures without a response in between (drives the back-off).
     pub failures: u32,
     /// True once this slot has been connected at least once.
@@ -71,8 +78,8 @@ impl<S: Read + Write> Conn<S> {
             parser: ResponseParser::new(limits),
             inflight: VecDeque::with_capacity(depth),
             depth,
-            offset: 0,
-            remaining: 0,
+            write_idx: 0,
+            write_off: 0,
             failures: 0,
             ever_connected: false,
         }
@@ -96,9 +103,14 @@ impl<S: Read + Write> Conn<S> {
         self.inflight.front().map(|f| f.sent_ns)
     }
 
+    /// The oldest outstanding request.
+    pub fn oldest(&self) -> Option<&InFlight> {
+        self.inflight.front()
+    }
+
     /// True while request bytes wait for the socket to become writable.
     pub fn write_pending(&self) -> bool {
-        self.remaining > 0
+        self.write_idx < self.inflight.len()
     }
 
     /// Attaches a socket whose connect is in progress.
@@ -113,43 +125,63 @@ impl<S: Read + Write> Conn<S> {
         self.ever_connected = true;
     }
 
-    /// Hands one request to the connection (at most `room()` times per turn). The bytes
+    /// Hands one request to the connection (at most `room()` times per turn). Its bytes
     /// are written by the next `flush`.
     #[inline]
-    pub fn enqueue(
-        &mut self,
-        intended_ns: u64,
-        sent_ns: u64,
-        req_len: usize,
-        stats: &mut WorkerStats,
-    ) {
+    pub fn enqueue(&mut self, req: InFlight, stats: &mut WorkerStats) {
         debug_assert!(self.inflight.len() < self.depth);
-        self.inflight.push_back(InFlight {
-            intended_ns,
-            sent_ns,
-        });
-        self.remaining += req_len;
-        stats.sent += 1;
+        stats.record_sent(req.endpoint as usize);
+        self.inflight.push_back(req);
     }
 
-    /// Writes pending request bytes until done or the socket would block.
-    /// `reqs` holds `depth + 1` copies of one request of `req_len` bytes.
-    pub fn flush(&mut self, reqs: &[u8], req_len: usize, stats: &mut WorkerStats) -> Outcome {
-        while self.remaining > 0 {
+    /// Writes pending request bytes until done or the socket would block. `reqs[e]` is
+    /// the rendered request of endpoint `e`. Several requests (pipelining) go out in one
+    /// vectored write.
+    pub fn flush(&mut self, reqs: &[Vec<u8>], stats: &mut WorkerStats) -> Outcome {
+        while self.write_pending() {
             let Some(io) = self.io.as_mut() else {
-                return Outcome::Failed(ErrorKind::Write);
-            };
-            let end = self.offset + self.remaining;
-            let Some(chunk) = reqs.get(self.offset..end) else {
-                // Cannot happen while in-flight <= depth; fail safe rather than panic.
                 return self.fail(ErrorKind::Write, stats);
             };
-            match io.write(chunk) {
+            let mut iov = [IoSlice::new(&[]); MAX_IOV];
+            let mut n_iov = 0;
+            for (i, req) in self
+                .inflight
+                .range(self.write_idx..)
+                .take(MAX_IOV)
+                .enumerate()
+            {
+                let bytes = reqs
+                    .get(req.endpoint as usize)
+                    .map_or(&[][..], Vec::as_slice);
+                let skip = if i == 0 { self.write_off } else { 0 };
+                iov[n_iov] = IoSlice::new(bytes.get(skip..).unwrap_or(&[]));
+                n_iov += 1;
+            }
+            let result = if n_iov == 1 {
+                io.write(&iov[0])
+            } else {
+                io.write_vectored(&iov[..n_iov])
+            };
+            match result {
                 Ok(0) => return self.fail(ErrorKind::Write, stats),
-                Ok(n) => {
+                Ok(mut n) => {
                     stats.bytes_written += n as u64;
-                    self.remaining -= n;
-                    self.offset = (self.offset + n) % req_len.max(1);
+                    // Advance over the requests the write covered.
+                    while n > 0 {
+                        let Some(req) = self.inflight.get(self.write_idx) else {
+                            break;
+                        };
+                        let len = reqs.get(req.endpoint as usize).map_or(0, Vec::len);
+                        let left = len.saturating_sub(self.write_off);
+                        if n >= left {
+                            n -= left;
+                            self.write_idx += 1;
+                            self.write_off = 0;
+                        } else {
+                            self.write_off += n;
+                            n = 0;
+                        }
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -164,12 +196,10 @@ impl<S: Read + Write> Conn<S> {
     /// Stops after a short read (the socket was drained; edge-triggered readiness will
     /// fire again for new data) unless `drain` is set (the peer half-closed or the event
     /// reported an error), in which case it reads until end of stream or `WouldBlock`.
-    /// `head` says the requests on this connection are HEAD requests.
     pub fn on_readable(
         &mut self,
         scratch: &mut [u8],
         now_ns: u64,
-        head: bool,
         drain: bool,
         stats: &mut WorkerStats,
     ) -> Outcome {
@@ -181,7 +211,7 @@ impl<S: Read + Write> Conn<S> {
                 Ok(0) => return self.on_eof(now_ns, stats),
                 Ok(n) => {
                     stats.bytes_read += n as u64;
-                    let outcome = self.on_bytes(&scratch[..n], now_ns, head, stats);
+                    let outcome = self.on_bytes(&scratch[..n], now_ns, stats);
                     if outcome != Outcome::Open {
                         return outcome;
                     }
@@ -198,23 +228,21 @@ impl<S: Read + Write> Conn<S> {
 
     /// Feeds received bytes to the parser; each completed response ends the oldest
     /// in-flight request.
-    fn on_bytes(
-        &mut self,
-        mut data: &[u8],
-        now_ns: u64,
-        head: bool,
-        stats: &mut WorkerStats,
-    ) -> Outcome {
+    fn on_bytes(&mut self, mut data: &[u8], now_ns: u64, stats: &mut WorkerStats) -> Outcome {
         while !data.is_empty() {
-            if self.inflight.is_empty() {
+            let Some(front) = self.inflight.front() else {
                 // Bytes nobody asked for: the stream is out of step; count and close.
                 return self.fail(ErrorKind::Parse, stats);
-            }
-            match self.parser.feed(data, head) {
+            };
+            match self.parser.feed(data, front.head) {
                 Ok((used, Some(resp))) => {
                     data = data.get(used..).unwrap_or(&[]);
+                    let complete_request = self.write_idx > 0;
                     self.complete(resp.status, now_ns, stats);
-                    if !resp.keep_alive {
+                    if !resp.keep_alive || !complete_request {
+                        // The server closes, or answered a request we had not finished
+                        // writing (its remaining bytes would now be misread): either way
+                        // this connection is done.
                         return self.finish(stats);
                     }
                 }
@@ -228,7 +256,13 @@ impl<S: Read + Write> Conn<S> {
     #[inline]
     fn complete(&mut self, status: u16, now_ns: u64, stats: &mut WorkerStats) {
         if let Some(req) = self.inflight.pop_front() {
-            stats.record_response(status, now_ns.saturating_sub(req.intended_ns));
+            self.write_idx = self.write_idx.saturating_sub(1);
+            stats.record_response(
+                req.endpoint as usize,
+                status,
+                now_ns.saturating_sub(req.intended_ns),
+                now_ns.saturating_sub(req.sent_ns),
+            );
             self.failures = 0;
         }
     }
@@ -255,28 +289,36 @@ impl<S: Read + Write> Conn<S> {
         }
     }
 
-    /// Ends every outstanding request with `kind` and drops the connection state (the
-    /// socket stays in `io` for the caller to deregister).
+    /// Ends every outstanding request with `kind` (or counts one connection error when
+    /// none is outstanding) and drops the connection state (the socket stays in `io` for
+    /// the caller to deregister).
     pub fn fail(&mut self, kind: ErrorKind, stats: &mut WorkerStats) -> Outcome {
-        stats.record_error(kind, self.inflight.len() as u64);
+        if self.inflight.is_empty() {
+            stats.record_conn_error(kind);
+        }
+        for req in &self.inflight {
+            stats.record_failed(req.endpoint as usize, kind);
+        }
         self.failures = self.failures.saturating_add(1);
         self.reset();
         Outcome::Failed(kind)
     }
 
-    /// Forgets outstanding requests without counting them (run stopped) and returns how
-    /// many there were.
-    pub fn abandon(&mut self) -> usize {
-        let n = self.inflight.len();
+    /// The run stopped: outstanding requests are counted as in flight at stop.
+    pub fn abandon(&mut self, stats: &mut WorkerStats) {
+        for req in &self.inflight {
+            if let Some(c) = stats.endpoints.get_mut(req.endpoint as usize) {
+                c.in_flight_at_stop += 1;
+            }
+        }
         self.reset();
-        n
     }
 
     fn reset(&mut self) {
         self.inflight.clear();
         self.parser.reset();
-        self.offset = 0;
-        self.remaining = 0;
+        self.write_idx = 0;
+        self.write_off = 0;
         self.phase = Phase::Down;
     }
 }
@@ -295,10 +337,10 @@ pub fn io_error_kind(e: &io::Error, otherwise: ErrorKind) -> ErrorKind {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::pipelined;
 
     /// An in-memory socket: reads come from scripted chunks (then WouldBlock or EOF),
-    /// writes go to `written`, at most `write_cap` bytes per call.
+    /// writes go to `written`, at most `write_cap` bytes per call and `write_budget`
+    /// bytes in all before WouldBlock.
     #[derive(Default)]
     struct Mem {
         reads: VecDeque<io::Result<Vec<u8>>>,
@@ -306,6 +348,7 @@ mod tests {
         written: Vec<u8>,
         write_cap: usize,
         write_budget: Option<usize>,
+        writes: usize,
     }
 
     impl Read for Mem {
@@ -327,21 +370,44 @@ mod tests {
         }
     }
 
-    impl Write for Mem {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            let mut n = buf.len().min(if self.write_cap == 0 {
+    impl Mem {
+        fn allowance(&mut self) -> io::Result<usize> {
+            let cap = if self.write_cap == 0 {
                 usize::MAX
             } else {
                 self.write_cap
-            });
+            };
+            match self.write_budget {
+                Some(0) => Err(io::ErrorKind::WouldBlock.into()),
+                Some(b) => Ok(cap.min(b)),
+                None => Ok(cap),
+            }
+        }
+        fn take(&mut self, n: usize) {
             if let Some(b) = self.write_budget.as_mut() {
-                if *b == 0 {
-                    return Err(io::ErrorKind::WouldBlock.into());
-                }
-                n = n.min(*b);
                 *b -= n;
             }
+            self.writes += 1;
+        }
+    }
+
+    impl Write for Mem {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.allowance()?);
             self.written.extend_from_slice(&buf[..n]);
+            self.take(n);
+            Ok(n)
+        }
+        fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            let mut left = self.allowance()?;
+            let mut n = 0;
+            for b in bufs {
+                let k = b.len().min(left);
+                self.written.extend_from_slice(&b[..k]);
+                n += k;
+                left -= k;
+            }
+            self.take(n);
             Ok(n)
         }
         fn flush(&mut self) -> io::Result<()> {
@@ -350,7 +416,12 @@ mod tests {
     }
 
     const REQ: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    const REQ_B: &[u8] = b"HEAD /b HTTP/1.1\r\nHost: x\r\n\r\n";
     const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+
+    fn reqs() -> Vec<Vec<u8>> {
+        vec![REQ.to_vec(), REQ_B.to_vec()]
+    }
 
     fn open(depth: usize, mem: Mem) -> Conn<Mem> {
         let mut c = Conn::new(depth, Limits::default());
@@ -359,47 +430,75 @@ mod tests {
         c
     }
 
-    fn send(c: &mut Conn<Mem>, n: usize, now: u64, st: &mut WorkerStats) -> Outcome {
-        let reqs = pipelined(REQ, c.depth + 1);
-        for _ in 0..n {
-            c.enqueue(now, now, REQ.len(), st);
+    fn req(endpoint: u32, intended: u64, sent: u64) -> InFlight {
+        InFlight {
+            intended_ns: intended,
+            sent_ns: sent,
+            endpoint,
+            head: endpoint == 1,
         }
-        c.flush(&reqs, REQ.len(), st)
+    }
+
+    fn send(c: &mut Conn<Mem>, n: usize, now: u64, st: &mut WorkerStats) -> Outcome {
+        for _ in 0..n {
+            c.enqueue(req(0, now, now), st);
+        }
+        c.flush(&reqs(), st)
+    }
+
+    fn mem(c: &mut Conn<Mem>) -> &mut Mem {
+        c.io.as_mut().unwrap()
     }
 
     #[test]
     fn one_request_one_response() {
-        let mut st = WorkerStats::new();
+        let mut st = WorkerStats::new(2);
         let mut c = open(1, Mem::default());
         assert_eq!(c.room(), 1);
         assert_eq!(send(&mut c, 1, 1_000, &mut st), Outcome::Open);
-        assert_eq!(c.io.as_ref().unwrap().written, REQ);
+        assert_eq!(mem(&mut c).written, REQ);
         assert_eq!(c.room(), 0);
-        c.io.as_mut().unwrap().reads.push_back(Ok(OK.to_vec()));
+        mem(&mut c).reads.push_back(Ok(OK.to_vec()));
         let mut scratch = [0u8; 4096];
         assert_eq!(
-            c.on_readable(&mut scratch, 51_000, false, false, &mut st),
+            c.on_readable(&mut scratch, 51_000, false, &mut st),
             Outcome::Open
         );
-        assert_eq!(st.completed, 1);
-        assert_eq!(st.status[200], 1);
-        assert_eq!(st.latency.max(), 50);
+        let t = st.total();
+        assert_eq!(t.completed, 1);
+        assert_eq!(t.status[200], 1);
+        assert_eq!(t.latency.max(), 50);
         assert_eq!(c.room(), 1);
         assert_eq!(st.bytes_written, REQ.len() as u64);
         assert_eq!(st.bytes_read, OK.len() as u64);
     }
 
     #[test]
+    fn response_and_service_time_are_measured_from_intended_and_sent() {
+        let mut st = WorkerStats::new(2);
+        let mut c = open(1, Mem::default());
+        // Intended at 0, but only sent at 30 µs (it waited for a connection).
+        c.enqueue(req(0, 0, 30_000), &mut st);
+        c.flush(&reqs(), &mut st);
+        mem(&mut c).reads.push_back(Ok(OK.to_vec()));
+        let mut scratch = [0u8; 1024];
+        c.on_readable(&mut scratch, 100_000, false, &mut st);
+        let t = st.total();
+        assert_eq!(t.latency.max(), 100);
+        assert_eq!(t.service.max(), 70);
+    }
+
+    #[test]
     fn pipelined_responses_split_anywhere_each_keep_their_send_time() {
         let all: Vec<u8> = OK.repeat(4);
         for cut in 0..=all.len() {
-            let mut st = WorkerStats::new();
+            let mut st = WorkerStats::new(2);
             let mut c = open(4, Mem::default());
             // Two requests at t=0, two at t=10µs.
             send(&mut c, 2, 0, &mut st);
             send(&mut c, 2, 10_000, &mut st);
-            assert_eq!(c.io.as_ref().unwrap().written, REQ.repeat(4));
-            let m = c.io.as_mut().unwrap();
+            assert_eq!(mem(&mut c).written, REQ.repeat(4));
+            let m = mem(&mut c);
             // An empty read would mean end of stream: only push non-empty pieces.
             for piece in [&all[..cut], &all[cut..]] {
                 if !piece.is_empty() {
@@ -407,147 +506,195 @@ mod tests {
                 }
             }
             let mut scratch = [0u8; 8192];
-            // Both chunks are read in one call only if drain is set or reads are full;
-            // call twice as edge-triggered readiness would.
-            c.on_readable(&mut scratch, 20_000, false, false, &mut st);
-            c.on_readable(&mut scratch, 20_000, false, false, &mut st);
-            assert_eq!(st.completed, 4, "cut {cut}");
+            // Call twice, as edge-triggered readiness would after each arrival.
+            c.on_readable(&mut scratch, 20_000, false, &mut st);
+            c.on_readable(&mut scratch, 20_000, false, &mut st);
+            let t = st.total();
+            assert_eq!(t.completed, 4, "cut {cut}");
             // 20 µs for the first two, 10 µs for the last two.
-            assert_eq!(st.latency.max(), 20);
-            assert_eq!(st.latency.min(), 10);
+            assert_eq!(t.latency.max(), 20);
+            assert_eq!(t.latency.min(), 10);
             assert_eq!(c.in_flight(), 0);
         }
     }
 
     #[test]
+    fn mixed_endpoints_pipelined_in_one_vectored_write() {
+        let mut st = WorkerStats::new(2);
+        let mut c = open(4, Mem::default());
+        for e in [0, 1, 0, 1] {
+            c.enqueue(req(e, 0, 0), &mut st);
+        }
+        c.flush(&reqs(), &mut st);
+        assert_eq!(mem(&mut c).writes, 1, "one writev for four requests");
+        assert_eq!(mem(&mut c).written, [REQ, REQ_B, REQ, REQ_B].concat());
+        // HEAD answers (endpoint 1) carry a length but no body.
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n";
+        let answers = [OK, &head[..], OK, &head[..]].concat();
+        mem(&mut c).reads.push_back(Ok(answers));
+        let mut scratch = [0u8; 4096];
+        assert_eq!(
+            c.on_readable(&mut scratch, 5, false, &mut st),
+            Outcome::Open
+        );
+        assert_eq!(st.endpoints[0].completed, 2);
+        assert_eq!(st.endpoints[1].completed, 2);
+        assert_eq!(st.endpoints[1].sent, 2);
+    }
+
+    #[test]
     fn partial_writes_resume_at_the_right_byte() {
-        let mut st = WorkerStats::new();
+        let mut st = WorkerStats::new(2);
         let m = Mem {
             write_cap: 7,
             write_budget: Some(30),
             ..Mem::default()
         };
         let mut c = open(3, m);
-        let reqs = pipelined(REQ, 4);
-        for _ in 0..3 {
-            c.enqueue(0, 0, REQ.len(), &mut st);
+        for e in [0, 1, 0] {
+            c.enqueue(req(e, 0, 0), &mut st);
         }
-        assert_eq!(c.flush(&reqs, REQ.len(), &mut st), Outcome::Open);
+        assert_eq!(c.flush(&reqs(), &mut st), Outcome::Open);
         assert!(c.write_pending());
-        assert_eq!(c.io.as_ref().unwrap().written.len(), 30);
-        c.io.as_mut().unwrap().write_budget = None;
-        assert_eq!(c.flush(&reqs, REQ.len(), &mut st), Outcome::Open);
+        assert_eq!(mem(&mut c).written.len(), 30);
+        mem(&mut c).write_budget = None;
+        assert_eq!(c.flush(&reqs(), &mut st), Outcome::Open);
         assert!(!c.write_pending());
-        assert_eq!(c.io.as_ref().unwrap().written, REQ.repeat(3));
-        assert_eq!(st.bytes_written, 3 * REQ.len() as u64);
+        assert_eq!(mem(&mut c).written, [REQ, REQ_B, REQ].concat());
+        assert_eq!(st.bytes_written, (2 * REQ.len() + REQ_B.len()) as u64);
     }
 
     #[test]
-    fn write_offset_wraps_when_more_requests_join_a_partial_write() {
-        let mut st = WorkerStats::new();
+    fn more_requests_join_a_partial_write() {
+        let mut st = WorkerStats::new(2);
         let m = Mem {
             write_budget: Some(REQ.len() + 5),
             ..Mem::default()
         };
         let mut c = open(2, m);
-        let reqs = pipelined(REQ, 3);
-        c.enqueue(0, 0, REQ.len(), &mut st);
-        c.enqueue(0, 0, REQ.len(), &mut st);
-        c.flush(&reqs, REQ.len(), &mut st);
+        c.enqueue(req(0, 0, 0), &mut st);
+        c.enqueue(req(0, 0, 0), &mut st);
+        c.flush(&reqs(), &mut st);
         // First request answered while the second is half written; a third joins.
-        c.io.as_mut().unwrap().reads.push_back(Ok(OK.to_vec()));
+        mem(&mut c).reads.push_back(Ok(OK.to_vec()));
         let mut scratch = [0u8; 1024];
-        c.on_readable(&mut scratch, 1, false, false, &mut st);
+        assert_eq!(
+            c.on_readable(&mut scratch, 1, false, &mut st),
+            Outcome::Open
+        );
         assert_eq!(c.room(), 1);
-        c.enqueue(2, 2, REQ.len(), &mut st);
-        c.io.as_mut().unwrap().write_budget = None;
-        c.flush(&reqs, REQ.len(), &mut st);
-        assert_eq!(c.io.as_ref().unwrap().written, REQ.repeat(3));
+        c.enqueue(req(1, 2, 2), &mut st);
+        mem(&mut c).write_budget = None;
+        c.flush(&reqs(), &mut st);
+        assert_eq!(mem(&mut c).written, [REQ, REQ, REQ_B].concat());
+    }
+
+    #[test]
+    fn an_answer_to_a_request_not_fully_written_ends_the_connection() {
+        let mut st = WorkerStats::new(2);
+        let m = Mem {
+            write_budget: Some(5),
+            ..Mem::default()
+        };
+        let mut c = open(1, m);
+        send(&mut c, 1, 0, &mut st);
+        mem(&mut c).reads.push_back(Ok(
+            b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n".to_vec(),
+        ));
+        let mut scratch = [0u8; 1024];
+        assert_eq!(
+            c.on_readable(&mut scratch, 5, false, &mut st),
+            Outcome::Finished
+        );
+        assert_eq!(st.total().status[413], 1);
+        assert!(!c.write_pending());
     }
 
     #[test]
     fn connection_close_after_response_is_an_orderly_end() {
-        let mut st = WorkerStats::new();
+        let mut st = WorkerStats::new(2);
         let mut c = open(1, Mem::default());
         send(&mut c, 1, 0, &mut st);
-        c.io.as_mut().unwrap().reads.push_back(Ok(
+        mem(&mut c).reads.push_back(Ok(
             b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n".to_vec(),
         ));
         let mut scratch = [0u8; 1024];
         assert_eq!(
-            c.on_readable(&mut scratch, 5, false, false, &mut st),
+            c.on_readable(&mut scratch, 5, false, &mut st),
             Outcome::Finished
         );
-        assert_eq!(st.completed, 1);
-        assert_eq!(st.failed, 0);
+        let t = st.total();
+        assert_eq!(t.completed, 1);
+        assert_eq!(t.failed, 0);
         assert_eq!(c.phase, Phase::Down);
     }
 
     #[test]
     fn close_delimited_body_completes_at_eof() {
-        let mut st = WorkerStats::new();
+        let mut st = WorkerStats::new(2);
         let mut c = open(1, Mem::default());
         send(&mut c, 1, 0, &mut st);
-        let m = c.io.as_mut().unwrap();
+        let m = mem(&mut c);
         m.reads
             .push_back(Ok(b"HTTP/1.1 200 OK\r\n\r\nsome body".to_vec()));
         m.eof_when_empty = true;
         let mut scratch = [0u8; 1024];
         assert_eq!(
-            c.on_readable(&mut scratch, 5, false, true, &mut st),
+            c.on_readable(&mut scratch, 5, true, &mut st),
             Outcome::Finished
         );
-        assert_eq!(st.completed, 1);
-        assert_eq!(st.failed, 0);
+        let t = st.total();
+        assert_eq!(t.completed, 1);
+        assert_eq!(t.failed, 0);
     }
 
     #[test]
     fn silent_close_with_requests_outstanding_counts_each_as_closed() {
-        let mut st = WorkerStats::new();
+        let mut st = WorkerStats::new(2);
         let mut c = open(4, Mem::default());
         send(&mut c, 4, 0, &mut st);
-        let m = c.io.as_mut().unwrap();
+        let m = mem(&mut c);
         m.reads.push_back(Ok(OK.to_vec()));
         m.eof_when_empty = true;
         let mut scratch = [0u8; 1024];
         assert_eq!(
-            c.on_readable(&mut scratch, 5, false, true, &mut st),
+            c.on_readable(&mut scratch, 5, true, &mut st),
             Outcome::Failed(ErrorKind::Closed)
         );
-        assert_eq!(st.completed, 1);
-        assert_eq!(st.failed, 3);
+        let t = st.total();
+        assert_eq!(t.completed, 1);
+        assert_eq!(t.failed, 3);
         assert_eq!(st.error_count(ErrorKind::Closed), 3);
-        assert_eq!(st.sent, st.completed + st.failed);
+        assert_eq!(t.sent, t.completed + t.failed);
     }
 
     #[test]
     fn eof_mid_response_is_closed_and_reset_is_reset() {
-        let mut st = WorkerStats::new();
+        let mut st = WorkerStats::new(2);
         let mut c = open(1, Mem::default());
         send(&mut c, 1, 0, &mut st);
-        let m = c.io.as_mut().unwrap();
+        let m = mem(&mut c);
         m.reads
             .push_back(Ok(b"HTTP/1.1 200 OK\r\nContent-Le".to_vec()));
         m.eof_when_empty = true;
         let mut scratch = [0u8; 1024];
         assert_eq!(
-            c.on_readable(&mut scratch, 5, false, true, &mut st),
+            c.on_readable(&mut scratch, 5, true, &mut st),
             Outcome::Failed(ErrorKind::Closed)
         );
 
-        let mut st = WorkerStats::new();
+        let mut st = WorkerStats::new(2);
         let mut c = open(2, Mem::default());
         send(&mut c, 2, 0, &mut st);
-        c.io.as_mut()
-            .unwrap()
+        mem(&mut c)
             .reads
             .push_back(Err(io::ErrorKind::ConnectionReset.into()));
         assert_eq!(
-            c.on_readable(&mut scratch, 5, false, false, &mut st),
+            c.on_readable(&mut scratch, 5, false, &mut st),
             Outcome::Failed(ErrorKind::Reset)
         );
         assert_eq!(st.error_count(ErrorKind::Reset), 2);
-        assert_eq!(st.failed, 2);
+        assert_eq!(st.total().failed, 2);
     }
 
     #[test]
@@ -562,52 +709,51 @@ mod tests {
             ("unsolicited", 0, b"HTTP/1.1 408 Request Timeout\r\n\r\n"),
         ];
         for (name, sent, bytes) in cases {
-            let mut st = WorkerStats::new();
+            let mut st = WorkerStats::new(2);
             let mut c = open(1, Mem::default());
             send(&mut c, *sent, 0, &mut st);
-            c.io.as_mut().unwrap().reads.push_back(Ok(bytes.to_vec()));
+            mem(&mut c).reads.push_back(Ok(bytes.to_vec()));
             let mut scratch = [0u8; 1024];
             assert_eq!(
-                c.on_readable(&mut scratch, 5, false, false, &mut st),
+                c.on_readable(&mut scratch, 5, false, &mut st),
                 Outcome::Failed(ErrorKind::Parse),
                 "{name}"
             );
             assert_eq!(st.error_count(ErrorKind::Parse), 1, "{name}");
-            assert_eq!(st.failed, *sent as u64, "{name}");
-            assert_eq!(st.completed, 0, "{name}");
+            assert_eq!(st.total().failed, *sent as u64, "{name}");
+            assert_eq!(st.total().completed, 0, "{name}");
         }
     }
 
     #[test]
-    fn head_responses_have_no_body() {
-        let mut st = WorkerStats::new();
+    fn short_read_stops_without_an_extra_read_unless_draining() {
+        let mut st = WorkerStats::new(2);
         let mut c = open(2, Mem::default());
         send(&mut c, 2, 0, &mut st);
-        let one = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n";
-        c.io.as_mut().unwrap().reads.push_back(Ok(one.repeat(2)));
+        let m = mem(&mut c);
+        m.reads.push_back(Ok(OK.to_vec()));
+        m.reads.push_back(Ok(OK.to_vec()));
         let mut scratch = [0u8; 1024];
+        c.on_readable(&mut scratch, 5, false, &mut st);
         assert_eq!(
-            c.on_readable(&mut scratch, 5, true, false, &mut st),
-            Outcome::Open
+            st.total().completed,
+            1,
+            "a short read drained the socket: no second read"
         );
-        assert_eq!(st.completed, 2);
+        c.on_readable(&mut scratch, 5, true, &mut st);
+        assert_eq!(st.total().completed, 2);
     }
 
     #[test]
-    fn short_read_stops_without_an_extra_read_unless_draining() {
-        let mut st = WorkerStats::new();
-        let mut c = open(2, Mem::default());
-        send(&mut c, 2, 0, &mut st);
-        let m = c.io.as_mut().unwrap();
-        m.reads.push_back(Ok(OK.to_vec()));
-        m.reads.push_back(Ok(OK.to_vec()));
-        let mut scratch = [0u8; 1024];
-        c.on_readable(&mut scratch, 5, false, false, &mut st);
-        assert_eq!(
-            st.completed, 1,
-            "a short read drained the socket: no second read"
-        );
-        c.on_readable(&mut scratch, 5, false, true, &mut st);
-        assert_eq!(st.completed, 2);
+    fn abandon_counts_in_flight_per_endpoint() {
+        let mut st = WorkerStats::new(2);
+        let mut c = open(3, Mem::default());
+        for e in [0, 1, 1] {
+            c.enqueue(req(e, 0, 0), &mut st);
+        }
+        c.abandon(&mut st);
+        assert_eq!(st.endpoints[0].in_flight_at_stop, 1);
+        assert_eq!(st.endpoints[1].in_flight_at_stop, 2);
+        assert_eq!(c.in_flight(), 0);
     }
 }

@@ -2,4 +2,5 @@
 //! and `worker` (the only mio code: one Poll, a Slab of connections, the timer wheel).
 
 pub mod conn;
+pub mod progress;
 pub mod worker;

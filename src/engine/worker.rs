@@ -1,18 +1,30 @@
 //! One worker thread's event loop — the only code that touches mio. Owns a `Poll`, a
-//! `Slab` of connections, the timer wheel (connect timeouts, response timeouts, reconnect
-//! back-off), one read scratch buffer and its `WorkerStats`. Shares nothing with other
-//! workers while running: no locks, no atomics per request; the stats are handed back at
-//! the end. Must not allocate per request: everything is sized before the loop starts.
+//! `Slab` of connections grouped in pools, the timer wheel (connect timeouts, response
+//! timeouts, reconnect back-off, rate wake-ups), each rated endpoint's send schedule and
+//! wait queue, one read scratch buffer and its `WorkerStats`. Shares nothing with other
+//! workers while running: no locks or atomics per request (a snapshot is published to
+//! `Control` a few times a second). Must not allocate per request: every buffer and
+//! queue is sized before the loop starts.
+//!
+//! Pools: each pool holds connections to one address and is either *open* (serves the
+//! rated endpoints of that address: every token of an endpoint's schedule is a request
+//! with an intended send time; it goes to a connection with room, or waits in the pool's
+//! bounded queue, its wait counting in its response time) or *closed* (keeps its
+//! connections full with requests of the unrated endpoints of that address, taken by
+//! smooth weighted round-robin).
 
-use super::conn::{Conn, Outcome, Phase};
+use super::conn::{Conn, InFlight, Outcome, Phase};
+use super::progress::{Control, PUBLISH_EVERY_NS};
 use crate::http::response::Limits;
+use crate::rate::bucket::Bucket;
+use crate::rate::swrr::Swrr;
 use crate::rate::wheel::{TimerId, TimerWheel};
-use crate::request::pipelined;
 use crate::signal;
 use crate::stats::{ErrorKind, WorkerStats};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
+use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -23,35 +35,100 @@ const SCRATCH: usize = 64 * 1024;
 /// deadlines wait for later rotations).
 const TICK_NS: u64 = 1_000_000;
 const SLOTS: usize = 4096;
-/// Longest poll timeout, so a stop signal is noticed promptly.
+/// Longest poll timeout, so a stop request is noticed promptly.
 const MAX_POLL_NS: u64 = 100_000_000;
 /// Reconnect back-off: 10 ms doubling to 1 s.
 const BACKOFF_MIN_NS: u64 = 10_000_000;
 const BACKOFF_MAX_NS: u64 = 1_000_000_000;
+/// Wheel keys at or above this are rate wake-ups of endpoint `key - WAKE_KEY`; below,
+/// they are connection slab keys.
+const WAKE_KEY: usize = 1 << 40;
+
+/// One endpoint as this worker drives it.
+#[derive(Debug, Clone)]
+pub struct WorkerEndpoint {
+    /// Its rendered request.
+    pub request: Vec<u8>,
+    /// HEAD: responses carry no body.
+    pub head: bool,
+    pub timeout: Duration,
+    /// This worker's share of the endpoint's rate (req/s); `None` = closed loop.
+    pub rate: Option<f64>,
+    pub ramp_up: Duration,
+    /// Offset of this worker's schedule, so workers sharing an endpoint interleave.
+    pub phase: Duration,
+    /// Index of the pool that serves it.
+    pub pool: usize,
+}
+
+/// What a pool serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PoolKind {
+    /// The rated endpoints pointing at `PoolPlan::addr` (open model).
+    Open,
+    /// These unrated endpoints, by weight (closed model).
+    Closed {
+        endpoints: Vec<usize>,
+        weights: Vec<u32>,
+    },
+}
+
+/// One pool of connections to one address.
+#[derive(Debug, Clone)]
+pub struct PoolPlan {
+    pub addr: SocketAddr,
+    pub kind: PoolKind,
+    /// Connections opened at the start.
+    pub connections: usize,
+    /// Autoscale may grow an open pool up to this many connections.
+    pub max_connections: usize,
+}
 
 /// What one worker does.
 #[derive(Debug, Clone)]
 pub struct WorkerPlan {
-    pub connections: usize,
+    /// This worker's index (for its `Control` snapshot).
+    pub index: usize,
+    pub endpoints: Vec<WorkerEndpoint>,
+    pub pools: Vec<PoolPlan>,
     /// Requests this worker may send in all (`-n` share); `None` = unlimited.
     pub quota: Option<u64>,
-    pub addr: SocketAddr,
-    /// One rendered request.
-    pub request: Vec<u8>,
-    /// The request is HEAD: responses carry no body.
-    pub head: bool,
     pub pipelining: usize,
-    pub timeout: Duration,
     pub connect_timeout: Duration,
     /// Stop at this time (ns since `origin`); `None` = when the quota is done.
     pub stop_at_ns: Option<u64>,
     pub limits: Limits,
 }
 
-/// One connection slot: the connection and its single pending timer.
+/// One connection slot: the connection, its pool, and its single pending timer.
 struct Slot {
     conn: Conn<TcpStream>,
     timer: Option<TimerId>,
+    pool: usize,
+    /// Listed in its open pool's `free` stack.
+    listed: bool,
+}
+
+/// A request of an open pool waiting for a connection with room.
+#[derive(Debug, Clone, Copy)]
+struct Waiting {
+    endpoint: u32,
+    intended_ns: u64,
+}
+
+struct Pool {
+    addr: SocketAddr,
+    /// Closed pools: the weighted picker and the endpoints it picks from.
+    closed: Option<(Swrr, Vec<usize>)>,
+    /// Open pools: connections that have room (may hold stale keys; checked on pop).
+    free: Vec<usize>,
+    /// Open pools: requests due but not sent yet, oldest first (bounded).
+    waiting: VecDeque<Waiting>,
+    waiting_cap: usize,
+    /// Connection slots of this pool, and how many are connecting right now.
+    slots: usize,
+    connecting: usize,
+    max_slots: usize,
 }
 
 /// Nanoseconds since `origin`.
@@ -60,42 +137,105 @@ fn clock(origin: Instant) -> u64 {
     origin.elapsed().as_nanos() as u64
 }
 
+struct EndpointState {
+    head: bool,
+    timeout_ns: u64,
+    pool: usize,
+    bucket: Option<Bucket>,
+    wake: Option<TimerId>,
+}
+
 struct Worker<'a> {
     plan: &'a WorkerPlan,
+    control: &'a Control,
     origin: Instant,
     poll: Poll,
     slots: Slab<Slot>,
+    pools: Vec<Pool>,
+    endpoints: Vec<EndpointState>,
     wheel: TimerWheel,
-    /// `pipelining + 1` copies of the request (see `Conn::flush`).
-    reqs: Vec<u8>,
-    req_len: usize,
+    /// Rendered request of each endpoint.
+    reqs: Vec<Vec<u8>>,
     scratch: Vec<u8>,
     stats: WorkerStats,
     /// Requests this worker may still send (`u64::MAX` = unlimited).
     remaining: u64,
-    timeout_ns: u64,
     connect_timeout_ns: u64,
     /// Connect failures since the last successful connect (for `-n` runs without a
     /// duration, which give up when nothing can connect).
     connect_failures: u64,
+    next_publish_ns: u64,
 }
 
 /// Runs one worker to the end and returns its counts.
-pub fn run(plan: &WorkerPlan, origin: Instant) -> io::Result<WorkerStats> {
+pub fn run(plan: &WorkerPlan, control: &Control, origin: Instant) -> io::Result<WorkerStats> {
+    let total_slots: usize = plan
+        .pools
+        .iter()
+        .map(|p| p.max_connections.max(p.connections))
+        .sum();
+    let pools = plan
+        .pools
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let (closed, waiting_cap) = match &p.kind {
+                PoolKind::Closed { endpoints, weights } => {
+                    (Some((Swrr::new(weights), endpoints.clone())), 0)
+                }
+                PoolKind::Open => {
+                    // Room for 10 s of this pool's rate (at least 16k, at most 1M waiting
+                    // requests): a stalled server must not make requests vanish.
+                    let rate: f64 = plan
+                        .endpoints
+                        .iter()
+                        .filter(|e| e.pool == i)
+                        .filter_map(|e| e.rate)
+                        .sum();
+                    (None, ((rate * 10.0) as usize).clamp(16_384, 1 << 20))
+                }
+            };
+            Pool {
+                addr: p.addr,
+                closed,
+                free: Vec::with_capacity(p.max_connections.max(p.connections)),
+                waiting: VecDeque::with_capacity(waiting_cap),
+                waiting_cap,
+                slots: 0,
+                connecting: 0,
+                max_slots: p.max_connections.max(p.connections),
+            }
+        })
+        .collect();
+    let endpoints = plan
+        .endpoints
+        .iter()
+        .map(|e| EndpointState {
+            head: e.head,
+            timeout_ns: e.timeout.as_nanos() as u64,
+            pool: e.pool,
+            bucket: e
+                .rate
+                .map(|r| Bucket::new(r, e.ramp_up.as_nanos() as u64, e.phase.as_nanos() as u64)),
+            wake: None,
+        })
+        .collect();
     let mut w = Worker {
         plan,
+        control,
         origin,
         poll: Poll::new()?,
-        slots: Slab::with_capacity(plan.connections),
+        slots: Slab::with_capacity(total_slots),
+        pools,
+        endpoints,
         wheel: TimerWheel::new(TICK_NS, SLOTS),
-        reqs: pipelined(&plan.request, plan.pipelining + 1),
-        req_len: plan.request.len(),
+        reqs: plan.endpoints.iter().map(|e| e.request.clone()).collect(),
         scratch: vec![0; SCRATCH],
-        stats: WorkerStats::new(),
+        stats: WorkerStats::new(plan.endpoints.len()),
         remaining: plan.quota.unwrap_or(u64::MAX),
-        timeout_ns: plan.timeout.as_nanos() as u64,
         connect_timeout_ns: plan.connect_timeout.as_nanos() as u64,
         connect_failures: 0,
+        next_publish_ns: PUBLISH_EVERY_NS,
     };
     w.run_loop()?;
     Ok(w.stats)
@@ -104,19 +244,23 @@ pub fn run(plan: &WorkerPlan, origin: Instant) -> io::Result<WorkerStats> {
 impl Worker<'_> {
     fn run_loop(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
-        let mut expired: Vec<usize> = Vec::with_capacity(self.plan.connections);
+        let mut expired: Vec<usize> =
+            Vec::with_capacity(self.slots.capacity() + self.endpoints.len());
         let now = clock(self.origin);
-        for _ in 0..self.plan.connections {
-            let key = self.slots.insert(Slot {
-                conn: Conn::new(self.plan.pipelining, self.plan.limits),
-                timer: None,
-            });
-            self.connect(key, now);
+        for (p, pool) in self.plan.pools.iter().enumerate() {
+            for _ in 0..pool.connections {
+                self.add_slot(p, now);
+            }
         }
         loop {
             let now = clock(self.origin);
             if self.should_stop(now) {
                 break;
+            }
+            self.release_due(now);
+            if now >= self.next_publish_ns {
+                self.control.publish(self.plan.index, now, &self.stats);
+                self.next_publish_ns = now + PUBLISH_EVERY_NS;
             }
             let mut wake = now + MAX_POLL_NS;
             if let Some(t) = self.wheel.next_deadline() {
@@ -140,30 +284,207 @@ impl Worker<'_> {
             let now = clock(self.origin);
             self.wheel.expire(now, |key| expired.push(key));
             for key in expired.drain(..) {
-                self.on_timer(key, now);
+                if key >= WAKE_KEY {
+                    let ep = key - WAKE_KEY;
+                    if let Some(e) = self.endpoints.get_mut(ep) {
+                        e.wake = None;
+                    }
+                } else {
+                    self.on_timer(key, now);
+                }
             }
         }
-        // The run stopped: whatever is outstanding is "in flight at stop". (Closing the
-        // sockets, when the slab drops, is not part of the measured time.)
+        // The run stopped: whatever is outstanding is "in flight at stop", whatever still
+        // waits for a connection was never sent. (Closing the sockets, when the slab
+        // drops, is not part of the measured time.)
         self.stats.stopped_ns = clock(self.origin);
         for (_, slot) in self.slots.iter_mut() {
-            self.stats.in_flight_at_stop += slot.conn.abandon() as u64;
+            slot.conn.abandon(&mut self.stats);
         }
+        for pool in &mut self.pools {
+            for w in pool.waiting.drain(..) {
+                if let Some(c) = self.stats.endpoints.get_mut(w.endpoint as usize) {
+                    c.unsent += 1;
+                }
+            }
+        }
+        self.control
+            .publish(self.plan.index, self.stats.stopped_ns, &self.stats);
         Ok(())
     }
 
     fn should_stop(&self, now: u64) -> bool {
-        if self.plan.stop_at_ns.is_some_and(|t| now >= t) || signal::stop_requested() {
+        if self.plan.stop_at_ns.is_some_and(|t| now >= t)
+            || signal::stop_requested()
+            || self.control.stop_requested()
+        {
             return true;
         }
         if self.remaining == 0 {
-            let outstanding = self.stats.sent - self.stats.completed - self.stats.failed;
-            return outstanding == 0;
+            return self.stats.outstanding() == 0
+                && self.pools.iter().all(|p| p.waiting.is_empty());
         }
         // A count-only run with nothing that can connect must not retry forever.
         self.plan.stop_at_ns.is_none()
             && self.stats.established == 0
-            && self.connect_failures >= 3 * self.plan.connections as u64 + 10
+            && self.connect_failures >= 3 * self.slots.len() as u64 + 10
+    }
+
+    /// Takes every token that is due from the rated endpoints' schedules and sends (or
+    /// queues) its request; makes sure a wake-up is set for the next one.
+    fn release_due(&mut self, now: u64) {
+        for ep in 0..self.endpoints.len() {
+            loop {
+                if self.remaining == 0 {
+                    break;
+                }
+                let Some(bucket) = self.endpoints[ep].bucket.as_mut() else {
+                    break;
+                };
+                let Some(intended) = bucket.take(now) else {
+                    break;
+                };
+                if self.remaining != u64::MAX {
+                    self.remaining -= 1;
+                }
+                self.dispatch(ep, intended, now);
+            }
+            let e = &mut self.endpoints[ep];
+            if e.wake.is_none() && self.remaining > 0 {
+                if let Some(due) = e.bucket.as_ref().and_then(Bucket::next_due) {
+                    e.wake = Some(self.wheel.schedule(due, WAKE_KEY + ep));
+                }
+            }
+        }
+    }
+
+    /// A rated request is due: hand it to a connection with room, or let it wait.
+    fn dispatch(&mut self, ep: usize, intended_ns: u64, now: u64) {
+        let p = self.endpoints[ep].pool;
+        while let Some(key) = self.pools[p].free.pop() {
+            let Some(slot) = self.slots.get_mut(key) else {
+                continue;
+            };
+            slot.listed = false;
+            if slot.conn.room() == 0 {
+                continue; // stale entry
+            }
+            let req = InFlight {
+                intended_ns,
+                sent_ns: now,
+                endpoint: ep as u32,
+                head: self.endpoints[ep].head,
+            };
+            slot.conn.enqueue(req, &mut self.stats);
+            self.arm_response_timer(key, now);
+            self.flush(key, now);
+            self.list_if_room(key);
+            return;
+        }
+        let pool = &mut self.pools[p];
+        if pool.waiting.len() < pool.waiting_cap {
+            pool.waiting.push_back(Waiting {
+                endpoint: ep as u32,
+                intended_ns,
+            });
+        } else if let Some(c) = self.stats.endpoints.get_mut(ep) {
+            c.unsent += 1;
+        }
+        // Autoscale: while requests wait, open more connections (up to the pool's max).
+        let pool = &self.pools[p];
+        if pool.slots < pool.max_slots && pool.waiting.len() > pool.connecting {
+            self.add_slot(p, now);
+        }
+    }
+
+    /// Puts `key` on its open pool's free stack when it has room.
+    fn list_if_room(&mut self, key: usize) {
+        let Some(slot) = self.slots.get_mut(key) else {
+            return;
+        };
+        let pool = &mut self.pools[slot.pool];
+        if pool.closed.is_none() && !slot.listed && slot.conn.room() > 0 {
+            slot.listed = true;
+            pool.free.push(key);
+        }
+    }
+
+    /// Tops connection `key` up: waiting rated requests first (open pool), or the next
+    /// closed-loop requests by weight (closed pool), within the quota and the duration.
+    fn refill(&mut self, key: usize, now: u64) {
+        let Some(slot) = self.slots.get_mut(key) else {
+            return;
+        };
+        let pool = &mut self.pools[slot.pool];
+        let mut added = false;
+        match pool.closed.as_mut() {
+            Some((swrr, eps)) => {
+                if self.plan.stop_at_ns.is_some_and(|t| now >= t) {
+                    return;
+                }
+                let room = (slot.conn.room() as u64).min(self.remaining);
+                for _ in 0..room {
+                    let ep = eps.get(swrr.next()).copied().unwrap_or(0);
+                    let req = InFlight {
+                        intended_ns: now,
+                        sent_ns: now,
+                        endpoint: ep as u32,
+                        head: self.endpoints.get(ep).is_some_and(|e| e.head),
+                    };
+                    slot.conn.enqueue(req, &mut self.stats);
+                    added = true;
+                }
+                if self.remaining != u64::MAX {
+                    self.remaining -= room;
+                }
+            }
+            None => {
+                while slot.conn.room() > 0 {
+                    let Some(w) = pool.waiting.pop_front() else {
+                        break;
+                    };
+                    let req = InFlight {
+                        intended_ns: w.intended_ns,
+                        sent_ns: now,
+                        endpoint: w.endpoint,
+                        head: self
+                            .endpoints
+                            .get(w.endpoint as usize)
+                            .is_some_and(|e| e.head),
+                    };
+                    slot.conn.enqueue(req, &mut self.stats);
+                    added = true;
+                }
+            }
+        }
+        if added {
+            self.arm_response_timer(key, now);
+        }
+        self.list_if_room(key);
+    }
+
+    /// Makes sure connection `key` has a timer while requests are outstanding.
+    fn arm_response_timer(&mut self, key: usize, now: u64) {
+        let Some(slot) = self.slots.get_mut(key) else {
+            return;
+        };
+        if slot.timer.is_none() {
+            let ep = slot.conn.oldest().map_or(0, |r| r.endpoint as usize);
+            let timeout = self.endpoints.get(ep).map_or(0, |e| e.timeout_ns);
+            slot.timer = Some(self.wheel.schedule(now.saturating_add(timeout), key));
+        }
+    }
+
+    fn flush(&mut self, key: usize, now: u64) {
+        let Some(slot) = self.slots.get_mut(key) else {
+            return;
+        };
+        if slot.conn.write_pending() {
+            let outcome = slot.conn.flush(&self.reqs, &mut self.stats);
+            if outcome != Outcome::Open {
+                self.closed(key, outcome, now);
+            }
+        }
     }
 
     fn on_event(&mut self, key: usize, ev: &mio::event::Event, now: u64) {
@@ -181,19 +502,16 @@ impl Worker<'_> {
             Phase::Open => {
                 if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
                     let drain = ev.is_read_closed() || ev.is_error();
-                    let outcome = slot.conn.on_readable(
-                        &mut self.scratch,
-                        now,
-                        self.plan.head,
-                        drain,
-                        &mut self.stats,
-                    );
+                    let outcome =
+                        slot.conn
+                            .on_readable(&mut self.scratch, now, drain, &mut self.stats);
                     if outcome != Outcome::Open {
                         self.closed(key, outcome, now);
                         return;
                     }
                 }
-                self.send(key, now);
+                self.refill(key, now);
+                self.flush(key, now);
             }
         }
     }
@@ -215,9 +533,11 @@ impl Worker<'_> {
                 Err(_) => true,
             },
         };
+        let pool = slot.pool;
+        self.pools[pool].connecting = self.pools[pool].connecting.saturating_sub(1);
         if failed {
             slot.conn.failures = slot.conn.failures.saturating_add(1);
-            self.stats.record_error(ErrorKind::Connect, 0);
+            self.stats.record_conn_error(ErrorKind::Connect);
             self.connect_failures += 1;
             self.drop_socket(key);
             self.back_off(key, now, ErrorKind::Connect);
@@ -237,35 +557,8 @@ impl Worker<'_> {
         if let Some(id) = slot.timer.take() {
             self.wheel.cancel(id);
         }
-        self.send(key, now);
-    }
-
-    /// Tops the connection up to its pipelining depth (within the quota) and writes.
-    fn send(&mut self, key: usize, now: u64) {
-        let Some(slot) = self.slots.get_mut(key) else {
-            return;
-        };
-        let room = (slot.conn.room() as u64).min(self.remaining);
-        if room > 0 && self.plan.stop_at_ns.is_none_or(|t| now < t) {
-            for _ in 0..room {
-                slot.conn.enqueue(now, now, self.req_len, &mut self.stats);
-            }
-            if self.remaining != u64::MAX {
-                self.remaining -= room;
-            }
-            if slot.timer.is_none() {
-                slot.timer = Some(
-                    self.wheel
-                        .schedule(now.saturating_add(self.timeout_ns), key),
-                );
-            }
-        }
-        if slot.conn.write_pending() {
-            let outcome = slot.conn.flush(&self.reqs, self.req_len, &mut self.stats);
-            if outcome != Outcome::Open {
-                self.closed(key, outcome, now);
-            }
-        }
+        self.refill(key, now);
+        self.flush(key, now);
     }
 
     fn on_timer(&mut self, key: usize, now: u64) {
@@ -277,27 +570,32 @@ impl Worker<'_> {
             Phase::Down => self.connect(key, now),
             Phase::Connecting => {
                 slot.conn.failures = slot.conn.failures.saturating_add(1);
-                self.stats.record_error(ErrorKind::ConnectTimeout, 0);
+                self.stats.record_conn_error(ErrorKind::ConnectTimeout);
                 self.connect_failures += 1;
+                let pool = slot.pool;
+                self.pools[pool].connecting = self.pools[pool].connecting.saturating_sub(1);
                 self.drop_socket(key);
                 self.back_off(key, now, ErrorKind::ConnectTimeout);
             }
-            Phase::Open => match slot.conn.oldest_sent() {
-                None => {} // idle: the next request schedules a timer again
-                Some(sent) if now >= sent.saturating_add(self.timeout_ns) => {
+            Phase::Open => {
+                let Some(oldest) = slot.conn.oldest() else {
+                    return; // idle: the next request arms a timer again
+                };
+                let timeout = self
+                    .endpoints
+                    .get(oldest.endpoint as usize)
+                    .map_or(0, |e| e.timeout_ns);
+                let due = oldest.sent_ns.saturating_add(timeout);
+                if now >= due {
                     // The oldest response is late: it (and whatever is queued behind it
                     // on this connection) ends as a timeout; a late answer can never be
                     // counted because the connection is replaced.
                     let outcome = slot.conn.fail(ErrorKind::Timeout, &mut self.stats);
                     self.closed(key, outcome, now);
+                } else {
+                    slot.timer = Some(self.wheel.schedule(due, key));
                 }
-                Some(sent) => {
-                    slot.timer = Some(
-                        self.wheel
-                            .schedule(sent.saturating_add(self.timeout_ns), key),
-                    );
-                }
-            },
+            }
         }
     }
 
@@ -344,6 +642,18 @@ impl Worker<'_> {
         }
     }
 
+    /// Adds a connection slot to pool `p` and starts connecting it.
+    fn add_slot(&mut self, p: usize, now: u64) {
+        let key = self.slots.insert(Slot {
+            conn: Conn::new(self.plan.pipelining, self.plan.limits),
+            timer: None,
+            pool: p,
+            listed: false,
+        });
+        self.pools[p].slots += 1;
+        self.connect(key, now);
+    }
+
     /// Starts a non-blocking connect for `key`.
     fn connect(&mut self, key: usize, now: u64) {
         if self.plan.stop_at_ns.is_some_and(|t| now >= t) {
@@ -355,7 +665,8 @@ impl Worker<'_> {
         if let Some(id) = slot.timer.take() {
             self.wheel.cancel(id);
         }
-        let registered = TcpStream::connect(self.plan.addr).and_then(|mut s| {
+        let addr = self.pools[slot.pool].addr;
+        let registered = TcpStream::connect(addr).and_then(|mut s| {
             self.poll
                 .registry()
                 .register(&mut s, Token(key), Interest::READABLE | Interest::WRITABLE)
@@ -364,6 +675,7 @@ impl Worker<'_> {
         match registered {
             Ok(s) => {
                 slot.conn.connecting(s);
+                self.pools[slot.pool].connecting += 1;
                 slot.timer = Some(
                     self.wheel
                         .schedule(now.saturating_add(self.connect_timeout_ns), key),
@@ -371,7 +683,7 @@ impl Worker<'_> {
             }
             Err(_) => {
                 slot.conn.failures = slot.conn.failures.saturating_add(1);
-                self.stats.record_error(ErrorKind::Connect, 0);
+                self.stats.record_conn_error(ErrorKind::Connect);
                 self.connect_failures += 1;
                 self.back_off(key, now, ErrorKind::Connect);
             }
