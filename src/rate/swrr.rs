@@ -32,7 +32,9 @@ impl Swrr {
         })
     }
 
-    /// The index of the next endpoint.
+    /// The index of the next endpoint. (Not an `Iterator`: it never ends, and the
+    /// name is the brief's.)
+    #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> usize {
         let mut best = 0;
         let mut best_score = i64::MIN;
