@@ -85,6 +85,8 @@ pub fn run_watched(plan: &Plan, watch: &mut dyn FnMut(&Snapshot)) -> Result<Summ
         .map(|i| worker_plan(plan, &layout, threads, i, pipelining, stop_at_ns))
         .collect();
     let control = Control::new(threads, plan.endpoints.len());
+    let mut exits = EarlyExits::new(plan);
+    let mut fired: Option<String> = None;
     let origin = Instant::now();
     let results: Vec<std::io::Result<WorkerStats>> = std::thread::scope(|s| {
         let mut handles = Vec::with_capacity(threads);
@@ -109,6 +111,12 @@ pub fn run_watched(plan: &Plan, watch: &mut dyn FnMut(&Snapshot)) -> Result<Summ
                 next_watch = origin.elapsed() + engine::progress::PUBLISH_INTERVAL;
                 control.sum(&mut snapshot);
                 watch(&snapshot);
+                if fired.is_none() {
+                    fired = exits.check(&snapshot);
+                    if fired.is_some() {
+                        control.request_stop();
+                    }
+                }
             }
         }
         handles
@@ -130,7 +138,69 @@ pub fn run_watched(plan: &Plan, watch: &mut dyn FnMut(&Snapshot)) -> Result<Summ
         pipelining,
         duration_s: total.stopped_ns as f64 / 1e9,
     };
-    Ok(Summary::new(&total, facts, None))
+    Ok(Summary::new(&total, facts, fired))
+}
+
+/// The run's early-exit rules: the run-wide one over all endpoints, and each
+/// endpoint's own over that endpoint.
+struct EarlyExits {
+    global: Option<early_exit::Evaluator>,
+    endpoints: Vec<(usize, early_exit::Evaluator)>,
+}
+
+impl EarlyExits {
+    fn new(plan: &Plan) -> EarlyExits {
+        EarlyExits {
+            global: plan.early_exit.clone().map(early_exit::Evaluator::new),
+            endpoints: plan
+                .endpoints
+                .iter()
+                .enumerate()
+                .filter_map(|(i, e)| {
+                    e.early_exit
+                        .clone()
+                        .map(|r| (i, early_exit::Evaluator::new(r)))
+                })
+                .collect(),
+        }
+    }
+
+    /// Feeds the summed snapshot to every rule; the first that fires, as report text.
+    fn check(&mut self, snap: &Snapshot) -> Option<String> {
+        fn totals(counts: &[&engine::progress::EndpointCounts]) -> (u64, u64, Vec<(u16, u64)>) {
+            let mut ended = 0;
+            let mut errors = 0;
+            let mut status = Vec::new();
+            for c in counts {
+                ended += c.ended();
+                errors += c.failed;
+                for (code, n) in c.status.iter().enumerate().filter(|(_, n)| **n > 0) {
+                    if code >= 400 {
+                        errors += n;
+                    }
+                    status.push((code as u16, *n));
+                }
+            }
+            (ended, errors, status)
+        }
+        if let Some(g) = self.global.as_mut() {
+            let all: Vec<_> = snap.endpoints.iter().collect();
+            let (ended, errors, status) = totals(&all);
+            if let Some(f) = g.observe(snap.at_ns, ended, errors, &status) {
+                return Some(f.to_string());
+            }
+        }
+        for (i, ev) in &mut self.endpoints {
+            let Some(c) = snap.endpoints.get(*i) else {
+                continue;
+            };
+            let (ended, errors, status) = totals(&[c]);
+            if let Some(f) = ev.observe(snap.at_ns, ended, errors, &status) {
+                return Some(format!("endpoint {}: {f}", *i + 1));
+            }
+        }
+        None
+    }
 }
 
 /// Where the connections go: one pool per (address, open or closed), with its share of
@@ -248,10 +318,9 @@ fn worker_plan(
                 timeout: ep.timeout.unwrap_or(plan.timeout),
                 rate,
                 ramp_up: ep.ramp_up.or(plan.ramp_up).unwrap_or(Duration::ZERO),
-                phase: match ep.rate {
-                    Some(r) if r > 0.0 => Duration::from_secs_f64((i as f64 / r).min(1e9)),
-                    _ => Duration::ZERO,
-                },
+                phase: Duration::from_nanos(
+                    rate.map_or(0, |r| rate::bucket::Bucket::phase_ns(i, threads, r)),
+                ),
                 pool: layout.endpoint_pool[e],
             }
         })

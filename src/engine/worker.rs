@@ -181,7 +181,8 @@ pub fn run(plan: &WorkerPlan, control: &Control, origin: Instant) -> io::Result<
         .map(|(i, p)| {
             let (closed, waiting_cap) = match &p.kind {
                 PoolKind::Closed { endpoints, weights } => {
-                    (Some((Swrr::new(weights), endpoints.clone())), 0)
+                    let weights: Vec<u32> = weights.iter().map(|w| (*w).max(1)).collect();
+                    (Swrr::new(&weights).map(|s| (s, endpoints.clone())), 0)
                 }
                 PoolKind::Open => {
                     // Room for 10 s of this pool's rate (at least 16k, at most 1M waiting

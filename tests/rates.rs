@@ -1,0 +1,230 @@
+//! Open-model and weighted closed-model runs through the library API, against a small
+//! in-process server that counts requests per path (so accuracy is judged by the server,
+//! not by the client's own bookkeeping). Every run is a few seconds on loopback.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+use tressi::target::Target;
+use tressi::{Endpoint, Plan};
+
+/// Counts requests per path; optionally holds every answer during a stall window.
+struct PathServer {
+    addr: SocketAddr,
+    counts: Arc<Mutex<HashMap<String, u64>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl PathServer {
+    /// `stall`: (from, to) offsets from start during which answers are held until `to`.
+    fn start(stall: Option<(Duration, Duration)>) -> PathServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let counts = Arc::new(Mutex::new(HashMap::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (c2, s2) = (counts.clone(), stop.clone());
+        let start = Instant::now();
+        thread::spawn(move || {
+            while !s2.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((sock, _)) => {
+                        let (c3, s3) = (c2.clone(), s2.clone());
+                        thread::spawn(move || serve(sock, &c3, &s3, start, stall));
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(1)),
+                }
+            }
+        });
+        PathServer { addr, counts, stop }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    fn count(&self, path: &str) -> u64 {
+        self.counts.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
+}
+
+impl Drop for PathServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn serve(
+    mut sock: TcpStream,
+    counts: &Mutex<HashMap<String, u64>>,
+    stop: &AtomicBool,
+    start: Instant,
+    stall: Option<(Duration, Duration)>,
+) {
+    let _ = sock.set_nodelay(true);
+    let _ = sock.set_read_timeout(Some(Duration::from_millis(50)));
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    while !stop.load(Ordering::Relaxed) {
+        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+            buf.drain(..end + 4);
+            let path = head.split(' ').nth(1).unwrap_or("").to_string();
+            *counts.lock().unwrap().entry(path).or_default() += 1;
+            if let Some((from, to)) = stall {
+                let t = start.elapsed();
+                if t >= from && t < to {
+                    thread::sleep(to - t);
+                }
+            }
+            if sock
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .is_err()
+            {
+                return;
+            }
+        }
+        match sock.read(&mut chunk) {
+            Ok(0) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+fn endpoint(url: &str, rate: Option<f64>, weight: u32) -> Endpoint {
+    Endpoint {
+        rate,
+        weight,
+        ..Endpoint::get(Target::parse(url).unwrap())
+    }
+}
+
+fn within(got: u64, want: f64, tolerance: f64) -> bool {
+    (got as f64 - want).abs() <= want * tolerance
+}
+
+#[test]
+fn three_endpoints_each_at_its_own_rate() {
+    let srv = PathServer::start(None);
+    let rates = [("/a", 50.0), ("/b", 200.0), ("/c", 1000.0)];
+    let plan = Plan {
+        connections: 30,
+        threads: 2,
+        duration: Some(Duration::from_secs(5)),
+        ..Plan::new(
+            rates
+                .iter()
+                .map(|(p, r)| endpoint(&srv.url(p), Some(*r), 1))
+                .collect(),
+        )
+    };
+    let s = tressi::run(&plan).unwrap();
+    assert_eq!(s.errors.total(), 0, "{s:?}");
+    for (i, (path, rate)) in rates.iter().enumerate() {
+        let want = rate * 5.0;
+        let got = srv.count(path);
+        assert!(
+            within(got, want, 0.01),
+            "{path}: server saw {got}, want {want} ±1%"
+        );
+        let e = &s.endpoints[i];
+        assert_eq!(
+            e.requests.sent, got,
+            "{path}: client sent what the server saw"
+        );
+        assert_eq!(e.requests.unsent, 0);
+        assert_eq!(e.target_rps, Some(*rate));
+    }
+}
+
+#[test]
+fn every_endpoint_gets_its_rate_not_a_share_of_it() {
+    let srv = PathServer::start(None);
+    let plan = Plan {
+        connections: 10,
+        threads: 1,
+        duration: Some(Duration::from_secs(3)),
+        ..Plan::new(
+            (0..10)
+                .map(|i| endpoint(&srv.url(&format!("/e{i}")), Some(10.0), 1))
+                .collect(),
+        )
+    };
+    let s = tressi::run(&plan).unwrap();
+    assert_eq!(s.errors.total(), 0);
+    for i in 0..10 {
+        let got = srv.count(&format!("/e{i}"));
+        assert!(
+            (29..=31).contains(&got),
+            "/e{i}: {got} requests in 3 s at 10 req/s"
+        );
+    }
+}
+
+#[test]
+fn weighted_closed_loop_splits_one_to_three() {
+    let srv = PathServer::start(None);
+    let plan = Plan {
+        connections: 4,
+        threads: 1,
+        duration: None,
+        requests: Some(4000),
+        ..Plan::new(vec![
+            endpoint(&srv.url("/one"), None, 1),
+            endpoint(&srv.url("/three"), None, 3),
+        ])
+    };
+    let s = tressi::run(&plan).unwrap();
+    assert_eq!(s.requests.completed, 4000);
+    let (one, three) = (srv.count("/one"), srv.count("/three"));
+    assert_eq!(one + three, 4000);
+    let ratio = three as f64 / one as f64;
+    assert!((ratio - 3.0).abs() <= 0.06, "1:3 split gave {one}:{three}");
+}
+
+#[test]
+fn a_stalled_server_shows_in_corrected_latency_not_in_service_time() {
+    // 200 req/s for 5 s over 4 connections; the server holds every answer between
+    // 1.5 s and 2.5 s. About 200 requests wait up to a second: the corrected p99 sees it.
+    // Only the 4 requests in flight when the stall began have a long service time
+    // (< 1% of 1000), so the service-time p99 stays small.
+    let srv = PathServer::start(Some((
+        Duration::from_millis(1500),
+        Duration::from_millis(2500),
+    )));
+    let plan = Plan {
+        connections: 4,
+        threads: 1,
+        duration: Some(Duration::from_secs(5)),
+        ..Plan::new(vec![endpoint(&srv.url("/"), Some(200.0), 1)])
+    };
+    let s = tressi::run(&plan).unwrap();
+    assert_eq!(s.errors.total(), 0, "{s:?}");
+    assert_eq!(s.requests.unsent, 0, "no request dropped");
+    assert!(
+        s.latency_us.p99 >= 800_000,
+        "corrected p99 {} µs",
+        s.latency_us.p99
+    );
+    assert!(
+        s.latency_us.max >= 900_000,
+        "corrected max {} µs",
+        s.latency_us.max
+    );
+    assert!(
+        s.service_us.p99 * 10 < s.latency_us.p99,
+        "service p99 {} µs vs corrected p99 {} µs",
+        s.service_us.p99,
+        s.latency_us.p99
+    );
+}
