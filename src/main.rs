@@ -1,6 +1,7 @@
 //! The `tressi` binary: argv → `cli::parse` → run / demo / target → exit code.
 //! Thin on purpose: every decision lives in the library. Exit codes: 0 done, 2 usage or
-//! set-up error (printed once, as `tressi: <message>`).
+//! set-up error (printed once, as `tressi: <message>`), 3 an early-exit rule stopped the
+//! run (the report says which).
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
@@ -8,7 +9,7 @@ use tressi::{report, Command, Error, Summary};
 
 fn main() -> ExitCode {
     match real_main() {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             let _ = writeln!(io::stderr(), "tressi: {e}");
             ExitCode::from(2)
@@ -16,7 +17,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn real_main() -> Result<(), Error> {
+fn real_main() -> Result<u8, Error> {
+    let mut code = 0;
     let mut out = io::stdout().lock();
     match tressi::cli::parse(std::env::args_os().skip(1))? {
         Command::Help(text) => {
@@ -34,6 +36,9 @@ fn real_main() -> Result<(), Error> {
             }
             let summary = tressi::run(&plan)?;
             print(&summary, plan.output.json, &mut out);
+            if summary.early_exit.is_some() {
+                code = 3;
+            }
         }
         Command::Demo { json, ui } => {
             tressi::signal::install();
@@ -51,7 +56,7 @@ fn real_main() -> Result<(), Error> {
         }
     }
     let _ = out.flush();
-    Ok(())
+    Ok(code)
 }
 
 fn describe(plan: &tressi::Plan) -> String {

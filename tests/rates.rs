@@ -74,17 +74,20 @@ fn serve(
             let head = String::from_utf8_lossy(&buf[..end]).into_owned();
             buf.drain(..end + 4);
             let path = head.split(' ').nth(1).unwrap_or("").to_string();
-            *counts.lock().unwrap().entry(path).or_default() += 1;
+            *counts.lock().unwrap().entry(path.clone()).or_default() += 1;
             if let Some((from, to)) = stall {
                 let t = start.elapsed();
                 if t >= from && t < to {
                     thread::sleep(to - t);
                 }
             }
-            if sock
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                .is_err()
-            {
+            // "/status/503" answers 503; everything else 200.
+            let answer: &[u8] = if path.starts_with("/status/503") {
+                b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 2\r\n\r\nno"
+            } else {
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+            };
+            if sock.write_all(answer).is_err() {
                 return;
             }
         }
@@ -227,4 +230,68 @@ fn a_stalled_server_shows_in_corrected_latency_not_in_service_time() {
         s.service_us.p99,
         s.latency_us.p99
     );
+}
+
+#[test]
+fn ramp_up_rises_linearly_to_the_rate() {
+    // 100 req/s with a 2 s ramp over a 4 s run: 100·2/2 + 100·2 = 300 requests, of which
+    // 100 in the ramp (a quarter of them in its first second).
+    let srv = PathServer::start(None);
+    let plan = Plan {
+        connections: 4,
+        threads: 1,
+        duration: Some(Duration::from_secs(4)),
+        ramp_up: Some(Duration::from_secs(2)),
+        ..Plan::new(vec![endpoint(&srv.url("/"), Some(100.0), 1)])
+    };
+    let s = tressi::run(&plan).unwrap();
+    let got = srv.count("/");
+    assert!(within(got, 300.0, 0.01), "{got} requests, want 300 ±1%");
+    assert_eq!(s.endpoints[0].ramp_up_s, Some(2.0));
+}
+
+#[test]
+fn early_exit_on_a_status_code_stops_the_run_and_says_why() {
+    let srv = PathServer::start(None);
+    let plan = Plan {
+        connections: 2,
+        threads: 1,
+        duration: Some(Duration::from_secs(20)),
+        early_exit: Some(tressi::plan::EarlyExit {
+            status_codes: vec![503],
+            ..Default::default()
+        }),
+        ..Plan::new(vec![
+            endpoint(&srv.url("/ok"), Some(50.0), 1),
+            endpoint(&srv.url("/status/503"), Some(1.0), 1),
+        ])
+    };
+    let started = Instant::now();
+    let s = tressi::run(&plan).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "stopped early");
+    let why = s.early_exit.expect("an early exit");
+    assert!(why.contains("503"), "{why}");
+    assert!(s.duration_s < 5.0);
+}
+
+#[test]
+fn early_exit_on_error_rate_of_one_endpoint() {
+    let srv = PathServer::start(None);
+    let bad = Endpoint {
+        early_exit: Some(tressi::plan::EarlyExit {
+            error_rate: Some(0.5),
+            ..Default::default()
+        }),
+        ..endpoint(&srv.url("/status/503"), Some(100.0), 1)
+    };
+    let plan = Plan {
+        connections: 2,
+        threads: 1,
+        duration: Some(Duration::from_secs(20)),
+        ..Plan::new(vec![endpoint(&srv.url("/ok"), Some(100.0), 1), bad])
+    };
+    let s = tressi::run(&plan).unwrap();
+    let why = s.early_exit.expect("an early exit");
+    assert!(why.starts_with("endpoint 2: error rate 100%"), "{why}");
+    assert!(s.duration_s < 5.0);
 }
