@@ -144,6 +144,13 @@ pub fn write_text(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         grouped(c.established),
         grouped(c.reconnects)
     )?;
+    if c.autoscaled > 0 {
+        writeln!(
+            out,
+            "               {} opened by autoscale",
+            grouped(c.autoscaled)
+        )?;
+    }
     if s.endpoints.len() > 1 || s.target_rps.is_some() {
         writeln!(out)?;
         writeln!(

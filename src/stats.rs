@@ -169,6 +169,8 @@ pub struct WorkerStats {
     pub slots_established: u64,
     /// When the worker stopped sending and measuring (ns since the run's origin).
     pub stopped_ns: u64,
+    /// Connection slots opened by autoscale, beyond the initial ones.
+    pub autoscaled: u64,
 }
 
 impl WorkerStats {
@@ -182,6 +184,7 @@ impl WorkerStats {
             reconnects: 0,
             slots_established: 0,
             stopped_ns: 0,
+            autoscaled: 0,
         }
     }
 
@@ -271,6 +274,7 @@ impl WorkerStats {
         self.reconnects += other.reconnects;
         self.slots_established += other.slots_established;
         self.stopped_ns = self.stopped_ns.max(other.stopped_ns);
+        self.autoscaled += other.autoscaled;
     }
 }
 
@@ -400,6 +404,8 @@ pub struct Connections {
     pub established: u64,
     /// Connects beyond the first of each slot (after a close, error or timeout).
     pub reconnects: u64,
+    /// Connections opened by `--autoscale` beyond the initial ones.
+    pub autoscaled: u64,
 }
 
 /// One endpoint's part of the summary.
@@ -554,6 +560,7 @@ impl Summary {
                 requested: plan.connections as u64,
                 established: stats.slots_established,
                 reconnects: stats.reconnects,
+                autoscaled: stats.autoscaled,
             },
             endpoints,
             early_exit,

@@ -295,3 +295,21 @@ fn early_exit_on_error_rate_of_one_endpoint() {
     assert!(why.starts_with("endpoint 2: error rate 100%"), "{why}");
     assert!(s.duration_s < 5.0);
 }
+
+#[test]
+fn autoscale_opens_connections_while_a_rate_falls_behind() {
+    // The server holds every answer for the whole run: requests at 50 req/s wait, so
+    // autoscale opens connections for them, up to the maximum (and no further).
+    let srv = PathServer::start(Some((Duration::ZERO, Duration::from_secs(60))));
+    let plan = Plan {
+        connections: 1,
+        threads: 1,
+        duration: Some(Duration::from_secs(1)),
+        autoscale: true,
+        max_connections: 8,
+        ..Plan::new(vec![endpoint(&srv.url("/"), Some(50.0), 1)])
+    };
+    let s = tressi::run(&plan).unwrap();
+    assert_eq!(s.connections.autoscaled, 7, "{:?}", s.connections);
+    assert_eq!(s.connections.established, 8);
+}

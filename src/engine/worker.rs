@@ -394,6 +394,7 @@ impl Worker<'_> {
         // Autoscale: while requests wait, open more connections (up to the pool's max).
         let pool = &self.pools[p];
         if pool.slots < pool.max_slots && pool.waiting.len() > pool.connecting {
+            self.stats.autoscaled += 1;
             self.add_slot(p, now);
         }
     }
