@@ -45,7 +45,14 @@ pub enum Outcome {
     /// The connection failed; its outstanding requests were counted as errors of this
     /// kind. Reconnect after a back-off.
     Failed(ErrorKind),
+    /// Still open, and the read budget ran out with data still coming: read again soon
+    /// (after the other connections have had their turn) without waiting for readiness.
+    Yield,
 }
+
+/// Reads per `on_readable` call before yielding to other connections (1 MiB with the
+/// worker's 64 KiB buffer): one fast stream must not starve the loop.
+pub const MAX_READS: usize = 16;
 
 /// Most request slices gathered into one vectored write.
 const MAX_IOV: usize = 64;
@@ -196,6 +203,7 @@ impl<S: Read + Write> Conn<S> {
     /// Stops after a short read (the socket was drained; edge-triggered readiness will
     /// fire again for new data) unless `drain` is set (the peer half-closed or the event
     /// reported an error), in which case it reads until end of stream or `WouldBlock`.
+    /// After `MAX_READS` full reads it returns `Yield`.
     pub fn on_readable(
         &mut self,
         scratch: &mut [u8],
@@ -203,7 +211,7 @@ impl<S: Read + Write> Conn<S> {
         drain: bool,
         stats: &mut WorkerStats,
     ) -> Outcome {
-        loop {
+        for _ in 0..MAX_READS {
             let Some(io) = self.io.as_mut() else {
                 return Outcome::Open;
             };
@@ -224,6 +232,7 @@ impl<S: Read + Write> Conn<S> {
                 Err(e) => return self.fail(io_error_kind(&e, ErrorKind::Read), stats),
             }
         }
+        Outcome::Yield
     }
 
     /// Feeds received bytes to the parser; each completed response ends the oldest
@@ -742,6 +751,29 @@ mod tests {
         );
         c.on_readable(&mut scratch, 5, true, &mut st);
         assert_eq!(st.total().completed, 2);
+    }
+
+    #[test]
+    fn a_fast_stream_yields_after_the_read_budget() {
+        let mut st = WorkerStats::new(2);
+        let mut c = open(1, Mem::default());
+        send(&mut c, 1, 0, &mut st);
+        let m = mem(&mut c);
+        let mut stream = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n".to_vec();
+        stream.resize(64 * (2 * MAX_READS + 5), b'x');
+        for chunk in stream.chunks(64) {
+            m.reads.push_back(Ok(chunk.to_vec()));
+        }
+        let mut scratch = [0u8; 64];
+        assert_eq!(
+            c.on_readable(&mut scratch, 5, false, &mut st),
+            Outcome::Yield
+        );
+        assert_eq!(st.bytes_read, 64 * MAX_READS as u64);
+        assert_eq!(
+            c.on_readable(&mut scratch, 5, false, &mut st),
+            Outcome::Yield
+        );
     }
 
     #[test]

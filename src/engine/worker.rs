@@ -107,6 +107,9 @@ struct Slot {
     pool: usize,
     /// Listed in its open pool's `free` stack.
     listed: bool,
+    /// In the worker's `hot` list: its last read ran out of budget with data left.
+    /// `Some(drain)` keeps the drain flag of the event that started it.
+    hot: Option<bool>,
 }
 
 /// A request of an open pool waiting for a connection with room.
@@ -165,6 +168,10 @@ struct Worker<'a> {
     /// duration, which give up when nothing can connect).
     connect_failures: u64,
     next_publish_ns: u64,
+    /// Connections to read again without waiting for readiness (see `Outcome::Yield`),
+    /// and a spare list to swap with while they are served.
+    hot: Vec<usize>,
+    hot_spare: Vec<usize>,
 }
 
 /// Runs one worker to the end and returns its counts.
@@ -237,6 +244,8 @@ pub fn run(plan: &WorkerPlan, control: &Control, origin: Instant) -> io::Result<
         connect_timeout_ns: plan.connect_timeout.as_nanos() as u64,
         connect_failures: 0,
         next_publish_ns: PUBLISH_EVERY_NS,
+        hot: Vec::with_capacity(total_slots),
+        hot_spare: Vec::with_capacity(total_slots),
     };
     w.run_loop()?;
     Ok(w.stats)
@@ -270,6 +279,9 @@ impl Worker<'_> {
             if let Some(t) = self.plan.stop_at_ns {
                 wake = wake.min(t);
             }
+            if !self.hot.is_empty() {
+                wake = now; // connections with data left: just collect new events
+            }
             let timeout = Duration::from_nanos(wake.saturating_sub(now));
             match self.poll.poll(&mut events, Some(timeout)) {
                 Ok(()) => {}
@@ -282,6 +294,7 @@ impl Worker<'_> {
                 let now = clock(self.origin);
                 self.on_event(ev.token().0, ev, now);
             }
+            self.serve_hot();
             let now = clock(self.origin);
             self.wheel.expire(now, |key| expired.push(key));
             for key in expired.drain(..) {
@@ -502,13 +515,11 @@ impl Worker<'_> {
                 }
             }
             Phase::Open => {
-                if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
+                let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
+                // A connection in the hot list is read there, in turn.
+                if readable && slot.hot.is_none() {
                     let drain = ev.is_read_closed() || ev.is_error();
-                    let outcome =
-                        slot.conn
-                            .on_readable(&mut self.scratch, now, drain, &mut self.stats);
-                    if outcome != Outcome::Open {
-                        self.closed(key, outcome, now);
+                    if !self.read(key, drain, now) {
                         return;
                     }
                 }
@@ -516,6 +527,54 @@ impl Worker<'_> {
                 self.flush(key, now);
             }
         }
+    }
+
+    /// Reads from `key`; false if the connection ended (and was replaced).
+    fn read(&mut self, key: usize, drain: bool, now: u64) -> bool {
+        let Some(slot) = self.slots.get_mut(key) else {
+            return false;
+        };
+        match slot
+            .conn
+            .on_readable(&mut self.scratch, now, drain, &mut self.stats)
+        {
+            Outcome::Open => true,
+            Outcome::Yield => {
+                slot.hot = Some(drain);
+                self.hot.push(key);
+                true
+            }
+            outcome => {
+                self.closed(key, outcome, now);
+                false
+            }
+        }
+    }
+
+    /// Gives each connection that yielded its next read turn.
+    fn serve_hot(&mut self) {
+        if self.hot.is_empty() {
+            return;
+        }
+        let mut list = std::mem::take(&mut self.hot);
+        std::mem::swap(&mut self.hot, &mut self.hot_spare);
+        for key in list.drain(..) {
+            let Some(slot) = self.slots.get_mut(key) else {
+                continue;
+            };
+            let Some(drain) = slot.hot.take() else {
+                continue;
+            };
+            if slot.conn.phase != Phase::Open {
+                continue;
+            }
+            let now = clock(self.origin);
+            if self.read(key, drain, now) {
+                self.refill(key, now);
+                self.flush(key, now);
+            }
+        }
+        self.hot_spare = list;
     }
 
     /// The connect of `key` reported readiness: find out whether it succeeded.
@@ -606,7 +665,7 @@ impl Worker<'_> {
     fn closed(&mut self, key: usize, outcome: Outcome, now: u64) {
         self.drop_socket(key);
         match outcome {
-            Outcome::Open => {}
+            Outcome::Open | Outcome::Yield => {}
             Outcome::Finished => self.connect(key, now),
             Outcome::Failed(kind) => self.back_off(key, now, kind),
         }
@@ -641,6 +700,7 @@ impl Worker<'_> {
                 let _ = self.poll.registry().deregister(&mut s);
             }
             slot.conn.phase = Phase::Down;
+            slot.hot = None;
         }
     }
 
@@ -651,6 +711,7 @@ impl Worker<'_> {
             timer: None,
             pool: p,
             listed: false,
+            hot: None,
         });
         self.pools[p].slots += 1;
         self.connect(key, now);
