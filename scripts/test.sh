@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every check CI runs, in one command: installs nginx when missing (the end-to-end
-# tests use it; as root via apt-get), then format, lints, benches build, all tests, and the static-build check
-# (scripts/static.sh: glibc static release binary, `file`/`ldd`, size, smoke runs).
+# tests use it; as root via apt-get), then format, lints, benches build, all tests, and
+# the static-build check (scripts/static.sh: glibc static release binary, `file`/`ldd`,
+# size, smoke runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
