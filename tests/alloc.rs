@@ -9,6 +9,12 @@
 //! and asserts the two counts are equal, i.e. the extra requests allocate nothing. Both
 //! runs must complete every request with no error.
 //!
+//! A second part feeds the response parser heads split across reads (which the loopback
+//! runs above practically never produce): a split head of up to 1 KiB costs one buffer
+//! per connection, then nothing; a larger split head is (by the parser's choice, see
+//! `KEEP_HEAD_CAPACITY` in `http/response.rs`) allocated and freed each time, which is
+//! printed, not asserted.
+//!
 //! One `#[test]` function runs the cases one after another: with several tests the
 //! harness would spawn test threads (which allocate) during another test's measurement.
 //! A watchdog kills the child and exits if the whole test takes longer than `LIMIT`.
@@ -285,6 +291,13 @@ fn allocations_do_not_depend_on_the_number_of_requests() {
             took.as_secs_f64()
         );
     }
+    let (small_head, big_head) = split_heads();
+    eprintln!(
+        "split heads, 20k responses after warm-up: 300-byte heads {small_head} allocs, \
+         2 KiB heads {big_head} allocs"
+    );
+    assert_eq!(small_head, 0, "small split heads allocated in steady state");
+
     for (case, small, large, _) in &report {
         assert_eq!(
             (large.allocs, large.reallocs),
@@ -294,4 +307,36 @@ fn allocations_do_not_depend_on_the_number_of_requests() {
             case.extra
         );
     }
+}
+
+/// Allocations (allocs + reallocs) of 20k responses whose heads are split across two
+/// `feed` calls, after a warm-up, for a ~300-byte head and a ~2 KiB head.
+fn split_heads() -> (u64, u64) {
+    use tressi::http::response::{Limits, ResponseParser};
+    let response = |head_len: usize| {
+        let mut r = b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n".to_vec();
+        while r.len() < head_len {
+            r.extend_from_slice(b"X-Padding: 0123456789abcdef0123456789abcdef\r\n");
+        }
+        r.extend_from_slice(b"\r\nhello, world\n");
+        r
+    };
+    let run = |bytes: &[u8]| {
+        let mut p = ResponseParser::new(Limits::default());
+        let (a, b) = bytes.split_at(bytes.len() / 2);
+        let mut one = || {
+            assert!(matches!(p.feed(a, false), Ok((_, None))));
+            assert!(matches!(p.feed(b, false), Ok((_, Some(_)))));
+        };
+        for _ in 0..10 {
+            one();
+        }
+        let before = count();
+        for _ in 0..20_000 {
+            one();
+        }
+        let d = count() - before;
+        d.allocs + d.reallocs
+    };
+    (run(&response(300)), run(&response(2048)))
 }
