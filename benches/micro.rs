@@ -1,5 +1,7 @@
 //! Micro-benchmarks of the hot-path pieces: response parsing (small, chunked, many
-//! headers), request rendering, timer-wheel operations and histogram recording.
+//! headers), request rendering, timer-wheel operations, histogram recording, and one
+//! connection's whole request/response turn (`Conn` over an in-memory socket: enqueue,
+//! write, read, parse, record — the engine's per-request work without the syscalls).
 //! `harness = false` with a tiny timing loop instead of criterion: no extra
 //! dependencies, and `cargo bench` builds in seconds. Each figure is the best of 5
 //! batches (least disturbed by other load on a shared machine).
@@ -7,7 +9,9 @@
 //! Run: `cargo bench --bench micro` (optionally a filter: `cargo bench --bench micro parse`).
 
 use std::hint::black_box;
+use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
+use tressi::engine::conn::{Conn, Outcome};
 use tressi::http::response::{Limits, ResponseParser};
 use tressi::rate::wheel::TimerWheel;
 use tressi::stats::WorkerStats;
@@ -61,6 +65,50 @@ fn parse_all(p: &mut ResponseParser, input: &[u8]) -> usize {
         }
     }
     n
+}
+
+/// An in-memory socket for `Conn`: every read returns `depth` copies of one response
+/// (what a server sends back for `depth` pipelined requests); writes are accepted whole
+/// and dropped.
+struct Loop {
+    responses: Vec<u8>,
+}
+
+impl Read for Loop {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.responses.len().min(buf.len());
+        buf[..n].copy_from_slice(&self.responses[..n]);
+        Ok(n)
+    }
+}
+
+impl Write for Loop {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One turn of a connection with `depth` requests in flight: enqueue them, write them,
+/// read and parse the `depth` responses, record each. Returns responses completed.
+fn conn_turn(
+    c: &mut Conn<Loop>,
+    reqs: &[u8],
+    req_len: usize,
+    scratch: &mut [u8],
+    stats: &mut WorkerStats,
+    now: u64,
+) -> usize {
+    let before = stats.completed;
+    for _ in 0..c.room() {
+        c.enqueue(now, now, req_len, stats);
+    }
+    let w = c.flush(reqs, req_len, stats);
+    let r = c.on_readable(scratch, now + 50_000, false, false, stats);
+    debug_assert!(w == Outcome::Open && r == Outcome::Open);
+    (stats.completed - before) as usize
 }
 
 fn main() {
@@ -138,4 +186,31 @@ fn main() {
         stats.record_response(0, 200, lat, lat);
         1
     });
+
+    // The engine's per-request work without syscalls: ns/op is per turn, so divide by
+    // the depth for ns per request.
+    let req = tressi::request::render(
+        &tressi::Endpoint::get(tressi::target::Target::parse("http://127.0.0.1:8080/").unwrap()),
+        true,
+    );
+    let mut scratch = vec![0u8; 64 * 1024];
+    for depth in [1usize, 16] {
+        let reqs = tressi::request::pipelined(&req, depth + 1);
+        let mut c = Conn::new(depth, Limits::default());
+        c.connecting(Loop {
+            responses: small.repeat(depth),
+        });
+        c.established();
+        let mut stats = WorkerStats::new();
+        let mut now = 0u64;
+        bench(
+            &format!("conn turn, {depth} in flight (per turn)"),
+            &filter,
+            small.len() * depth,
+            || {
+                now += 100_000;
+                conn_turn(&mut c, &reqs, req.len(), &mut scratch, &mut stats, now)
+            },
+        );
+    }
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Every check CI runs, in one command: installs nginx when missing (the end-to-end
-# tests use it; as root via apt-get), then format, lints, benches build, and all tests.
+# tests use it; as root via apt-get), then format, lints, benches build, all tests, and
+# the static-build check (scripts/static.sh: glibc static release binary, `file`/`ldd`,
+# size, smoke runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,3 +20,4 @@ cargo fmt --check
 cargo clippy --all-targets -- -D warnings
 cargo bench --no-run --quiet
 cargo test --quiet
+scripts/static.sh

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Start-up (issue 6, target 5): wall time of a whole one-request run — process start,
+# argument parsing, set-up probe, one connect, one request, report, exit — timed by
+# hyperfine against the built-in target (`tressi target`, separate process, loopback).
+# Target: <= 5 ms. Peers measured beside it when installed: h2load (--h1 -c1 -n1),
+# ab (-n1), wrk cannot do a single request (it runs for a duration) and is left out.
+#
+#   scripts/startup.sh                   # hyperfine, 3 warm-ups, >= 50 runs each
+#   RUNS=200 scripts/startup.sh
+#   TRESSI=target/x86_64-unknown-linux-gnu/release/tressi scripts/startup.sh   # static
+#
+# These are whole-process figures on a shared machine: take them as rough, and compare
+# only rows of the same run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TRESSI="${TRESSI:-target/release/tressi}"
+RUNS="${RUNS:-50}"
+[ -x "$TRESSI" ] || cargo build --release --quiet
+command -v hyperfine >/dev/null || { echo "startup.sh: needs hyperfine (../shared/bench/install.sh)" >&2; exit 2; }
+
+tmp=$(mktemp -d)
+target_pid=
+cleanup() {
+    [ -n "$target_pid" ] && kill "$target_pid" 2>/dev/null && wait "$target_pid" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+"$TRESSI" target --listen 127.0.0.1:0 --threads 1 >"$tmp/target.out" 2>&1 &
+target_pid=$!
+for _ in $(seq 100); do
+    grep -q '^listening on ' "$tmp/target.out" 2>/dev/null && break
+    sleep 0.05
+done
+addr=$(sed -n 's/^listening on //p' "$tmp/target.out")
+[ -n "$addr" ] || { echo "startup.sh: the target did not start" >&2; exit 1; }
+url="http://$addr/"
+
+cmds=("$TRESSI $url -c 1 -n 1 --no-ui --json")
+command -v h2load >/dev/null && cmds+=("h2load --h1 -c1 -n1 $url")
+command -v ab >/dev/null && cmds+=("ab -q -n1 $url")
+
+hyperfine -N --warmup 3 --min-runs "$RUNS" --export-markdown "$tmp/startup.md" "${cmds[@]}" >&2
+cat "$tmp/startup.md"

@@ -1,0 +1,342 @@
+//! Zero heap allocations per request (issue 6, target 4), measured: a counting global
+//! allocator wraps `System` and counts every `alloc` and `realloc` in this process (all
+//! threads, relaxed atomics). The built-in target runs as a *child process* (`tressi
+//! target`), so only the client's allocations are counted here; the client is the
+//! library, `tressi::run(&plan)`, called in-process.
+//!
+//! The claim: the number of allocations of a whole run does not depend on the number of
+//! requests. Each case runs the same plan with `SMALL` and with `SMALL + EXTRA` requests
+//! and asserts the two counts are equal, i.e. the extra requests allocate nothing. Both
+//! runs must complete every request with no error.
+//!
+//! A second part feeds the response parser heads split across reads (which the loopback
+//! runs above practically never produce): a split head of up to 1 KiB costs one buffer
+//! per connection, then nothing; a larger split head is (by the parser's choice, see
+//! `KEEP_HEAD_CAPACITY` in `http/response.rs`) allocated and freed each time, which is
+//! printed, not asserted.
+//!
+//! One `#[test]` function runs the cases one after another: with several tests the
+//! harness would spawn test threads (which allocate) during another test's measurement.
+//! A watchdog kills the child and exits if the whole test takes longer than `LIMIT`.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+static REALLOCS: AtomicU64 = AtomicU64::new(0);
+static BYTES: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: every call is forwarded unchanged to the system allocator; the counters are
+// plain relaxed atomics, which never allocate.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        BYTES.fetch_add(layout.size() as u64, Relaxed);
+        System.alloc(layout)
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Relaxed);
+        BYTES.fetch_add(layout.size() as u64, Relaxed);
+        System.alloc_zeroed(layout)
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        REALLOCS.fetch_add(1, Relaxed);
+        BYTES.fetch_add(new_size.saturating_sub(layout.size()) as u64, Relaxed);
+        System.realloc(ptr, layout, new_size)
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocation counts (allocs + reallocs counted apart) and bytes requested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Count {
+    allocs: u64,
+    reallocs: u64,
+    bytes: u64,
+}
+
+fn count() -> Count {
+    Count {
+        allocs: ALLOCS.load(Relaxed),
+        reallocs: REALLOCS.load(Relaxed),
+        bytes: BYTES.load(Relaxed),
+    }
+}
+
+impl std::ops::Sub for Count {
+    type Output = Count;
+    fn sub(self, o: Count) -> Count {
+        Count {
+            allocs: self.allocs - o.allocs,
+            reallocs: self.reallocs - o.reallocs,
+            bytes: self.bytes - o.bytes,
+        }
+    }
+}
+
+/// Upper bound on the whole test (debug build, shared 2-core machine).
+const LIMIT: Duration = Duration::from_secs(240);
+
+/// Pid of the target child, for the watchdog.
+static CHILD_PID: AtomicI32 = AtomicI32::new(0);
+
+/// The built-in target in a child process; killed on drop.
+struct Target {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Target {
+    fn start() -> Target {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tressi"))
+            .args(["target", "--listen", "127.0.0.1:0", "--threads", "1"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn `tressi target`");
+        CHILD_PID.store(child.id() as i32, Relaxed);
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read the target's first line");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line from the target: {line:?}"));
+        Target { child, addr }
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        CHILD_PID.store(0, Relaxed);
+    }
+}
+
+/// Kills the child and exits the test process if it is still running after `LIMIT`
+/// (`tressi::run` in-process cannot be interrupted otherwise). Started before any
+/// measurement; while it sleeps it does not allocate.
+fn watchdog() {
+    std::thread::spawn(|| {
+        std::thread::sleep(LIMIT);
+        let pid = CHILD_PID.load(Relaxed);
+        if pid > 0 {
+            // SAFETY: kill(2) with a pid we spawned; no memory is touched.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+        eprintln!("alloc test: still running after {LIMIT:?}; giving up");
+        std::process::exit(101);
+    });
+}
+
+/// One configuration of the client.
+#[derive(Debug, Clone, Copy)]
+struct Case {
+    name: &'static str,
+    connections: usize,
+    pipelining: usize,
+    keepalive: bool,
+    /// Requests of the smaller run; the larger one adds `extra`.
+    small: u64,
+    extra: u64,
+}
+
+fn plan(addr: SocketAddr, case: &Case, n: u64) -> tressi::Plan {
+    let url = format!("http://{addr}/");
+    tressi::Plan {
+        connections: case.connections,
+        threads: 1,
+        duration: None,
+        requests: Some(n),
+        pipelining: case.pipelining,
+        keepalive: case.keepalive,
+        addrs: vec![addr],
+        ..tressi::Plan::new(vec![tressi::Endpoint::get(
+            tressi::target::Target::parse(&url).expect("valid URL"),
+        )])
+    }
+}
+
+/// Runs `case` with `n` requests and returns the allocations of the whole `run` call
+/// (plan validation, set-up probe, worker thread, loop, merge, summary).
+fn measure(addr: SocketAddr, case: &Case, n: u64) -> (Count, tressi::Summary) {
+    let plan = plan(addr, case, n);
+    let before = count();
+    let result = tressi::run(&plan);
+    let used = count() - before;
+    let summary = result.unwrap_or_else(|e| panic!("{}: run failed: {e}", case.name));
+    let r = summary.requests;
+    assert_eq!(
+        (r.sent, r.completed, r.failed, r.in_flight_at_stop),
+        (n, n, 0, 0),
+        "{}: n={n}: every request must complete: {r:?}, errors {:?}",
+        case.name,
+        summary.errors
+    );
+    assert_eq!(
+        summary.errors.total(),
+        0,
+        "{}: {:?}",
+        case.name,
+        summary.errors
+    );
+    assert_eq!(summary.status.get(&200), Some(&n), "{}", case.name);
+    (used, summary)
+}
+
+/// Runs a case twice and returns both counts; the larger run's summary is checked for
+/// reconnects (none with keep-alive, one per response without).
+fn compare(addr: SocketAddr, case: &Case) -> (Count, Count, Duration) {
+    let t = Instant::now();
+    let (small, s1) = measure(addr, case, case.small);
+    let (large, s2) = measure(addr, case, case.small + case.extra);
+    if case.keepalive {
+        assert_eq!(s1.connections.reconnects, 0, "{}", case.name);
+        assert_eq!(s2.connections.reconnects, 0, "{}", case.name);
+    } else {
+        assert!(s2.connections.reconnects >= case.small + case.extra - case.connections as u64);
+    }
+    (small, large, t.elapsed())
+}
+
+#[test]
+fn allocations_do_not_depend_on_the_number_of_requests() {
+    // The counter does count, in this thread and in others.
+    let c0 = count();
+    std::hint::black_box(Vec::<u8>::with_capacity(16));
+    std::thread::spawn(|| std::hint::black_box(vec![0u8; 16]))
+        .join()
+        .unwrap();
+    assert!(count().allocs >= c0.allocs + 2);
+
+    watchdog();
+    let target = Target::start();
+    let addr = target.addr;
+
+    let cases = [
+        Case {
+            name: "closed loop c=10 p=1",
+            connections: 10,
+            pipelining: 1,
+            keepalive: true,
+            small: 10_000,
+            extra: 100_000,
+        },
+        Case {
+            name: "pipelining c=4 p=16",
+            connections: 4,
+            pipelining: 16,
+            keepalive: true,
+            small: 10_000,
+            extra: 100_000,
+        },
+        // Every response closes its connection and the slot reconnects: this checks that
+        // a reconnect (socket, register, parser reset) allocates nothing in our code.
+        Case {
+            name: "no keep-alive c=4",
+            connections: 4,
+            pipelining: 1,
+            keepalive: false,
+            small: 1_000,
+            extra: 4_000,
+        },
+        // RATE MODE (issue 6, target 4: "that includes in rate mode"): add a case here
+        // once `run` honours `Endpoint::rate` (open model: bucket + wheel wake-ups), e.g.
+        // `rate: Some(20_000.0)` on the endpoint with c=10, so that token refills, bucket
+        // wake-up timers and the wait queue are covered by the same equality.
+    ];
+
+    // Warm-up: first-use allocations of std and the OS glue (thread-locals, the stdout
+    // lock, ...) happen here, not inside the first measured run.
+    let _ = measure(addr, &cases[0], 1_000);
+
+    let mut report = Vec::new();
+    for case in &cases {
+        let (small, large, took) = compare(addr, case);
+        report.push((case, small, large, took));
+    }
+    drop(target);
+
+    for (case, small, large, took) in &report {
+        eprintln!(
+            "{:<22} n={:>6}: {:>4} allocs {:>3} reallocs {:>8} bytes | n={:>6}: {:>4} allocs \
+             {:>3} reallocs {:>8} bytes | {:.1}s",
+            case.name,
+            case.small,
+            small.allocs,
+            small.reallocs,
+            small.bytes,
+            case.small + case.extra,
+            large.allocs,
+            large.reallocs,
+            large.bytes,
+            took.as_secs_f64()
+        );
+    }
+    let (small_head, big_head) = split_heads();
+    eprintln!(
+        "split heads, 20k responses after warm-up: 300-byte heads {small_head} allocs, \
+         2 KiB heads {big_head} allocs"
+    );
+    assert_eq!(small_head, 0, "small split heads allocated in steady state");
+
+    for (case, small, large, _) in &report {
+        assert_eq!(
+            (large.allocs, large.reallocs),
+            (small.allocs, small.reallocs),
+            "{}: {} more requests changed the allocation count",
+            case.name,
+            case.extra
+        );
+    }
+}
+
+/// Allocations (allocs + reallocs) of 20k responses whose heads are split across two
+/// `feed` calls, after a warm-up, for a ~300-byte head and a ~2 KiB head.
+fn split_heads() -> (u64, u64) {
+    use tressi::http::response::{Limits, ResponseParser};
+    let response = |head_len: usize| {
+        let mut r = b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n".to_vec();
+        while r.len() < head_len {
+            r.extend_from_slice(b"X-Padding: 0123456789abcdef0123456789abcdef\r\n");
+        }
+        r.extend_from_slice(b"\r\nhello, world\n");
+        r
+    };
+    let run = |bytes: &[u8]| {
+        let mut p = ResponseParser::new(Limits::default());
+        let (a, b) = bytes.split_at(bytes.len() / 2);
+        let mut one = || {
+            assert!(matches!(p.feed(a, false), Ok((_, None))));
+            assert!(matches!(p.feed(b, false), Ok((_, Some(_)))));
+        };
+        for _ in 0..10 {
+            one();
+        }
+        let before = count();
+        for _ in 0..20_000 {
+            one();
+        }
+        let d = count() - before;
+        d.allocs + d.reallocs
+    };
+    (run(&response(300)), run(&response(2048)))
+}
