@@ -11,7 +11,7 @@
 use std::hint::black_box;
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
-use tressi::engine::conn::{Conn, Outcome};
+use tressi::engine::conn::{Conn, InFlight, Outcome};
 use tressi::http::response::{Limits, ResponseParser};
 use tressi::rate::wheel::TimerWheel;
 use tressi::stats::WorkerStats;
@@ -95,20 +95,25 @@ impl Write for Loop {
 /// read and parse the `depth` responses, record each. Returns responses completed.
 fn conn_turn(
     c: &mut Conn<Loop>,
-    reqs: &[u8],
-    req_len: usize,
+    reqs: &[Vec<u8>],
     scratch: &mut [u8],
     stats: &mut WorkerStats,
     now: u64,
 ) -> usize {
-    let before = stats.completed;
+    let before = stats.endpoints[0].completed;
     for _ in 0..c.room() {
-        c.enqueue(now, now, req_len, stats);
+        let req = InFlight {
+            intended_ns: now,
+            sent_ns: now,
+            endpoint: 0,
+            head: false,
+        };
+        c.enqueue(req, stats);
     }
-    let w = c.flush(reqs, req_len, stats);
-    let r = c.on_readable(scratch, now + 50_000, false, false, stats);
+    let w = c.flush(reqs, stats);
+    let r = c.on_readable(scratch, now + 50_000, false, stats);
     debug_assert!(w == Outcome::Open && r == Outcome::Open);
-    (stats.completed - before) as usize
+    (stats.endpoints[0].completed - before) as usize
 }
 
 fn main() {
@@ -195,13 +200,13 @@ fn main() {
     );
     let mut scratch = vec![0u8; 64 * 1024];
     for depth in [1usize, 16] {
-        let reqs = tressi::request::pipelined(&req, depth + 1);
+        let reqs = vec![req.clone()];
         let mut c = Conn::new(depth, Limits::default());
         c.connecting(Loop {
             responses: small.repeat(depth),
         });
         c.established();
-        let mut stats = WorkerStats::new();
+        let mut stats = WorkerStats::new(1);
         let mut now = 0u64;
         bench(
             &format!("conn turn, {depth} in flight (per turn)"),
@@ -209,7 +214,7 @@ fn main() {
             small.len() * depth,
             || {
                 now += 100_000;
-                conn_turn(&mut c, &reqs, req.len(), &mut scratch, &mut stats, now)
+                conn_turn(&mut c, &reqs, &mut scratch, &mut stats, now)
             },
         );
     }

@@ -10,10 +10,10 @@
 //! runs must complete every request with no error.
 //!
 //! A second part feeds the response parser heads split across reads (which the loopback
-//! runs above practically never produce): a split head of up to 1 KiB costs one buffer
-//! per connection, then nothing; a larger split head is (by the parser's choice, see
-//! `KEEP_HEAD_CAPACITY` in `http/response.rs`) allocated and freed each time, which is
-//! printed, not asserted.
+//! runs above practically never produce): a split head of up to 4 KiB costs one buffer
+//! per connection, then nothing (asserted for ~300-byte and ~2 KiB heads); a larger split
+//! head is (by the parser's choice, see `KEEP_HEAD_CAPACITY` in `http/response.rs`)
+//! allocated and freed each time, to keep idle connections small.
 //!
 //! One `#[test]` function runs the cases one after another: with several tests the
 //! harness would spawn test threads (which allocate) during another test's measurement.
@@ -157,6 +157,8 @@ struct Case {
     /// Requests of the smaller run; the larger one adds `extra`.
     small: u64,
     extra: u64,
+    /// Open model: the endpoint's rate (req/s).
+    rate: Option<f64>,
 }
 
 fn plan(addr: SocketAddr, case: &Case, n: u64) -> tressi::Plan {
@@ -169,9 +171,10 @@ fn plan(addr: SocketAddr, case: &Case, n: u64) -> tressi::Plan {
         pipelining: case.pipelining,
         keepalive: case.keepalive,
         addrs: vec![addr],
-        ..tressi::Plan::new(vec![tressi::Endpoint::get(
-            tressi::target::Target::parse(&url).expect("valid URL"),
-        )])
+        ..tressi::Plan::new(vec![tressi::Endpoint {
+            rate: case.rate,
+            ..tressi::Endpoint::get(tressi::target::Target::parse(&url).expect("valid URL"))
+        }])
     }
 }
 
@@ -239,6 +242,7 @@ fn allocations_do_not_depend_on_the_number_of_requests() {
             keepalive: true,
             small: 10_000,
             extra: 100_000,
+            rate: None,
         },
         Case {
             name: "pipelining c=4 p=16",
@@ -247,6 +251,7 @@ fn allocations_do_not_depend_on_the_number_of_requests() {
             keepalive: true,
             small: 10_000,
             extra: 100_000,
+            rate: None,
         },
         // Every response closes its connection and the slot reconnects: this checks that
         // a reconnect (socket, register, parser reset) allocates nothing in our code.
@@ -257,11 +262,28 @@ fn allocations_do_not_depend_on_the_number_of_requests() {
             keepalive: false,
             small: 1_000,
             extra: 4_000,
+            rate: None,
         },
-        // RATE MODE (issue 6, target 4: "that includes in rate mode"): add a case here
-        // once `run` honours `Endpoint::rate` (open model: bucket + wheel wake-ups), e.g.
-        // `rate: Some(20_000.0)` on the endpoint with c=10, so that token refills, bucket
-        // wake-up timers and the wait queue are covered by the same equality.
+        // Open model: token schedule, wake-up timers, the free-connection stack and the
+        // wait queue are all on the path (20k req/s keeps the queue busy on c=10).
+        Case {
+            name: "rate 20k/s c=10",
+            connections: 10,
+            pipelining: 1,
+            keepalive: true,
+            small: 4_000,
+            extra: 20_000,
+            rate: Some(20_000.0),
+        },
+        Case {
+            name: "rate 20k/s c=2 p=8",
+            connections: 2,
+            pipelining: 8,
+            keepalive: true,
+            small: 4_000,
+            extra: 20_000,
+            rate: Some(20_000.0),
+        },
     ];
 
     // Warm-up: first-use allocations of std and the OS glue (thread-locals, the stdout
@@ -297,6 +319,7 @@ fn allocations_do_not_depend_on_the_number_of_requests() {
          2 KiB heads {big_head} allocs"
     );
     assert_eq!(small_head, 0, "small split heads allocated in steady state");
+    assert_eq!(big_head, 0, "2 KiB split heads allocated in steady state");
 
     for (case, small, large, _) in &report {
         assert_eq!(

@@ -76,6 +76,22 @@ impl Snapshot {
         }
     }
 
+    /// Zeroes every count, keeping the storage.
+    pub fn clear(&mut self) {
+        self.at_ns = 0;
+        for e in &mut self.endpoints {
+            e.sent = 0;
+            e.completed = 0;
+            e.failed = 0;
+            e.unsent = 0;
+            e.errors = [0; ErrorKind::COUNT];
+            e.status.fill(0);
+        }
+        self.conn_errors = [0; ErrorKind::COUNT];
+        self.bytes_read = 0;
+        self.established = 0;
+    }
+
     /// Copies the worker's counts in, reusing this snapshot's storage.
     pub fn fill(&mut self, at_ns: u64, stats: &WorkerStats) {
         self.at_ns = at_ns;
@@ -141,10 +157,10 @@ impl Control {
         }
     }
 
-    /// The sum of every worker's latest snapshot, into `into` (storage reused).
+    /// The sum of every worker's latest snapshot, into `into` (storage reused: no
+    /// allocation, so watching a run costs nothing per tick).
     pub fn sum(&self, into: &mut Snapshot) {
-        let endpoints = into.endpoints.len();
-        *into = Snapshot::new(endpoints);
+        into.clear();
         for m in &self.snapshots {
             if let Ok(snap) = m.lock() {
                 into.add(&snap);

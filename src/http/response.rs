@@ -31,7 +31,7 @@ use super::chunked::ChunkedDecoder;
 /// Hard cap on header fields per head (the size of the on-stack httparse array).
 pub const HEADERS_CAP: usize = 512;
 /// A head buffer whose capacity grew above this is freed after the head completes.
-const KEEP_HEAD_CAPACITY: usize = 1024;
+const KEEP_HEAD_CAPACITY: usize = 4096;
 /// First allocation of the head buffer: most split heads fit, so steady state never regrows.
 const INITIAL_HEAD_CAPACITY: usize = 512;
 
@@ -208,7 +208,9 @@ impl ResponseParser {
     /// Forget all state (connection replaced). Keeps no allocation.
     pub fn reset(&mut self) {
         self.state = State::Head;
-        self.head_buf = Vec::new();
+        // Keep a small buffer across reconnects (no allocation per reconnect when heads
+        // split); drop a large one.
+        self.release_head_buf();
         self.interim_len = 0;
     }
 
@@ -1320,7 +1322,7 @@ mod tests {
         }
         let big = cat(&[
             b"HTTP/1.1 200 OK\r\nX: ",
-            &[b'a'; 4000],
+            &[b'a'; 5000],
             b"\r\nContent-Length: 0\r\n\r\n",
         ]);
         let (a, b) = big.split_at(100);
