@@ -21,9 +21,25 @@
 //!   of that name).
 //! - `https://` URLs are accepted here; the engine reports that TLS is not built.
 //! - `-h`/`--help` anywhere returns the help (errors in earlier arguments win).
+//! - Config files (`--config FILE`, long only, or `tressi run FILE`): see `config`.
+//!   Precedence: a flag on the command line, else the config's `options`, else the
+//!   default. `-c` stays `--connections` (total). With a config, a URL argument is an
+//!   error (the config lists the requests), and so are `-m`, `-b`, `--body-file` (set
+//!   them per request); `-H` adds (and overrides) a header on every request.
+//! - `--rps N` (`-R`, `--rate`): the rate of every request without an `rps` of its own,
+//!   per request (ten requests at `--rps 10` send 100 req/s in all). With a single URL
+//!   it is that URL's rate. `--timeout` is the default; a request's `timeout` wins.
+//! - `--concurrent-requests N`: connections per worker, so connections = N × threads;
+//!   it cannot be combined with `-c`.
+//! - `--max-connections N` needs `--autoscale`, must be >= connections, and defaults to
+//!   4 × connections (at most 1000000).
+//! - `--early-exit-on-error` needs at least one threshold (from the flags or the
+//!   config's `workerEarlyExit`); a threshold flag without it is an error. The flags
+//!   override the config's thresholds one by one; the window comes from the config.
 
+use crate::config::{self, Config};
 use crate::error::Error;
-use crate::plan::{Command, Endpoint, Output, Plan, TargetOptions};
+use crate::plan::{Command, EarlyExit, Endpoint, Output, Plan, TargetOptions};
 use crate::target::Target;
 use crate::units::{parse_count, parse_duration, parse_size};
 use lexopt::Arg::{Long, Short, Value};
@@ -82,6 +98,21 @@ pub struct RunArgs {
     pub no_keepalive: bool,
     pub json: bool,
     pub no_ui: bool,
+    /// `--config FILE` or `tressi run FILE`.
+    pub config: Option<PathBuf>,
+    /// `--rps`/`-R`/`--rate`, > 0.
+    pub rps: Option<f64>,
+    pub concurrent_requests: Option<u64>,
+    pub ramp_up: Option<Duration>,
+    pub autoscale: bool,
+    pub max_connections: Option<u64>,
+    pub export: Option<PathBuf>,
+    pub early_exit_on_error: bool,
+    /// In (0, 1].
+    pub error_rate_threshold: Option<f64>,
+    pub error_count_threshold: Option<u64>,
+    /// Each in 100..=599.
+    pub error_status_codes: Option<Vec<u16>>,
 }
 
 fn usage(msg: impl Into<String>) -> Error {
@@ -99,18 +130,82 @@ impl RunArgs {
         self.validate_with_cpus(cpus())
     }
 
-    /// `validate` with the CPU count given (the default for `--threads`).
+    /// `validate` with the CPU count given (the default for `--threads`). Reads the
+    /// config file, if any.
     pub fn validate_with_cpus(self, cpus: usize) -> Result<Plan, Error> {
-        let Some(url) = self.url else {
+        let config = match &self.config {
+            Some(path) => Some(config::load(path)?),
+            None => None,
+        };
+        self.validate_with(cpus, config)
+    }
+
+    /// `validate` with the CPU count and the already loaded config (if any) given.
+    pub fn validate_with(self, cpus: usize, config: Option<Config>) -> Result<Plan, Error> {
+        let (config_reqs, opts) = match config {
+            Some(c) => (Some(c.requests), c.options),
+            None => (None, Default::default()),
+        };
+        if config_reqs.is_some() {
+            if let Some(url) = &self.url {
+                return Err(usage(format!(
+                    "a URL ('{url}') and a config file cannot both be given \
+                     (the config lists the requests)"
+                )));
+            }
+            let single = [
+                ("--method", self.method.is_some()),
+                ("--body", matches!(self.body, Some(BodySource::Inline(_)))),
+                (
+                    "--body-file",
+                    matches!(self.body, Some(BodySource::File(_))),
+                ),
+            ];
+            if let Some((flag, _)) = single.iter().find(|(_, given)| *given) {
+                return Err(usage(format!(
+                    "{flag} applies to a single URL; with a config file set it per request"
+                )));
+            }
+        } else if self.url.is_none() {
             return Err(usage(
                 "missing URL (usage: tressi [OPTIONS] URL; see 'tressi --help')",
             ));
-        };
-        let target = Target::parse(&url)?;
+        }
 
-        let connections = range("--connections", self.connections, 1, MAX_CONNECTIONS)?
-            .unwrap_or(DEFAULT_CONNECTIONS);
-        let threads = match range("--threads", self.threads, 1, MAX_THREADS)? {
+        if self.connections.is_some() && self.concurrent_requests.is_some() {
+            return Err(usage(
+                "--connections and --concurrent-requests cannot both be given \
+                 (-c is the total, --concurrent-requests is per worker)",
+            ));
+        }
+        let threads_given = range("--threads", self.threads.or(opts.threads), 1, MAX_THREADS)?;
+        let per_worker = range(
+            "--concurrent-requests",
+            self.concurrent_requests,
+            1,
+            MAX_CONNECTIONS,
+        )?;
+        let connections = match per_worker {
+            Some(n) => {
+                let t = threads_given.unwrap_or_else(|| cpus.clamp(1, MAX_THREADS));
+                let total = n.saturating_mul(t);
+                if total > MAX_CONNECTIONS {
+                    return Err(usage(format!(
+                        "--concurrent-requests {n} x {t} threads is {total} connections \
+                         (at most {MAX_CONNECTIONS})"
+                    )));
+                }
+                total
+            }
+            None => range(
+                "--connections",
+                self.connections.or(opts.connections),
+                1,
+                MAX_CONNECTIONS,
+            )?
+            .unwrap_or(DEFAULT_CONNECTIONS),
+        };
+        let threads = match threads_given {
             Some(t) if t > connections => {
                 return Err(usage(format!(
                     "--threads {t} is more than --connections {connections} \
@@ -120,12 +215,18 @@ impl RunArgs {
             Some(t) => t,
             None => cpus.clamp(1, MAX_THREADS).min(connections),
         };
-        let pipelining = range("--pipelining", self.pipelining, 1, MAX_PIPELINING)?.unwrap_or(1);
+        let pipelining = range(
+            "--pipelining",
+            self.pipelining.or(opts.pipelining),
+            1,
+            MAX_PIPELINING,
+        )?
+        .unwrap_or(1);
         let requests = match self.requests {
             Some(0) => return Err(usage("--requests: must be at least 1 (got 0)")),
             n => n,
         };
-        let duration = match self.duration {
+        let duration = match self.duration.or(opts.duration) {
             Some(d) => Some(positive("--duration", d)?),
             None if requests.is_some() => None,
             None => Some(DEFAULT_DURATION),
@@ -138,6 +239,7 @@ impl RunArgs {
             Some(d) => positive("--connect-timeout", d)?,
             None => DEFAULT_CONNECT_TIMEOUT,
         };
+        let early_exit = self.early_exit_rule(&opts)?;
         let body = match self.body {
             None => Vec::new(),
             Some(BodySource::Inline(bytes)) => bytes,
@@ -149,13 +251,52 @@ impl RunArgs {
             })?,
         };
 
+        let max_connections = match self.max_connections {
+            Some(_) if !self.autoscale => {
+                return Err(usage("--max-connections needs --autoscale"));
+            }
+            Some(n) => match range("--max-connections", Some(n), 1, MAX_CONNECTIONS)? {
+                Some(m) if m < connections => {
+                    return Err(usage(format!(
+                        "--max-connections {m} is less than --connections {connections}"
+                    )))
+                }
+                m => m.unwrap_or(connections),
+            },
+            None => connections.saturating_mul(4).min(MAX_CONNECTIONS),
+        };
+        let ramp_up = self.ramp_up.filter(|d| !d.is_zero()).or(opts.ramp_up);
+
+        let endpoints = match config_reqs {
+            Some(reqs) => reqs
+                .into_iter()
+                .map(|r| {
+                    let mut ep = r.endpoint;
+                    ep.rate = match r.rps {
+                        Some(x) if x > 0.0 => Some(x),
+                        Some(_) => None,
+                        None => self.rps,
+                    };
+                    for (n, v) in &self.headers {
+                        config::set_header(&mut ep.headers, n, v);
+                    }
+                    ep
+                })
+                .collect(),
+            None => {
+                let target = Target::parse(self.url.as_deref().unwrap_or_default())?;
+                vec![Endpoint {
+                    method: self.method.unwrap_or_else(|| "GET".to_string()),
+                    headers: self.headers,
+                    body,
+                    rate: self.rps,
+                    ..Endpoint::get(target)
+                }]
+            }
+        };
+
         Ok(Plan {
-            endpoints: vec![Endpoint {
-                method: self.method.unwrap_or_else(|| "GET".to_string()),
-                headers: self.headers,
-                body,
-                ..Endpoint::get(target)
-            }],
+            endpoints,
             connections,
             threads,
             duration,
@@ -163,14 +304,60 @@ impl RunArgs {
             pipelining,
             timeout,
             connect_timeout,
-            keepalive: !self.no_keepalive,
+            keepalive: !self.no_keepalive && opts.keepalive.unwrap_or(true),
             output: Output {
                 json: self.json,
-                ui: !self.no_ui,
+                ui: !self.no_ui && opts.ui.unwrap_or(true),
             },
             addrs: Vec::new(),
-            ..Plan::new(Vec::new())
+            ramp_up,
+            early_exit,
+            autoscale: self.autoscale,
+            max_connections,
+            export: self.export,
         })
+    }
+
+    /// The run-wide early-exit rule: the config's, with the flags' thresholds on top.
+    fn early_exit_rule(&self, opts: &config::ConfigOptions) -> Result<Option<EarlyExit>, Error> {
+        let given = [
+            (
+                "--error-rate-threshold",
+                self.error_rate_threshold.is_some(),
+            ),
+            (
+                "--error-count-threshold",
+                self.error_count_threshold.is_some(),
+            ),
+            ("--error-status-codes", self.error_status_codes.is_some()),
+        ];
+        if !self.early_exit_on_error {
+            if let Some((flag, _)) = given.iter().find(|(_, g)| *g) {
+                return Err(usage(format!("{flag} needs --early-exit-on-error")));
+            }
+            return Ok(opts.early_exit.clone());
+        }
+        let mut rule = opts.early_exit.clone().unwrap_or(EarlyExit {
+            window: opts.early_exit_window,
+            ..EarlyExit::default()
+        });
+        if let Some(x) = self.error_rate_threshold {
+            rule.error_rate = Some(x);
+        }
+        if let Some(n) = self.error_count_threshold {
+            rule.error_count = Some(n);
+        }
+        if let Some(codes) = &self.error_status_codes {
+            rule.status_codes = codes.clone();
+        }
+        if rule.error_rate.is_none() && rule.error_count.is_none() && rule.status_codes.is_empty() {
+            return Err(usage(
+                "--early-exit-on-error needs a threshold: --error-rate-threshold, \
+                 --error-count-threshold or --error-status-codes (or workerEarlyExit in \
+                 the config)",
+            ));
+        }
+        Ok(Some(rule))
     }
 }
 
@@ -200,7 +387,12 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, Error
         Some("demo") => parse_demo(&args[1..]),
         Some("target") => parse_target(&args[1..]),
         Some("help") => Ok(Command::Help(help())),
-        _ => match parse_run(args)? {
+        Some(sub @ ("init" | "schema")) => parse_bare(sub, &args[1..]),
+        Some("run") => match parse_run(args[1..].to_vec(), true)? {
+            Parsed::Done(cmd) => Ok(cmd),
+            Parsed::Run(raw) => Ok(Command::Run(Box::new(raw.validate()?))),
+        },
+        _ => match parse_run(args, false)? {
             Parsed::Done(cmd) => Ok(cmd),
             Parsed::Run(raw) => Ok(Command::Run(Box::new(raw.validate()?))),
         },
@@ -209,7 +401,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, Error
 
 /// What the run parser found: options to validate, or a command to return at once.
 enum Parsed {
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     Done(Command),
 }
 
@@ -234,6 +426,17 @@ fn canonical(arg: &lexopt::Arg<'_>) -> Option<&'static str> {
         Short('V') | Long("version") => "--version",
         Long("listen") => "--listen",
         Long("body-size") => "--body-size",
+        Long("config") => "--config",
+        Short('R') | Long("rps") | Long("rate") => "--rps",
+        Long("concurrent-requests") => "--concurrent-requests",
+        Long("ramp-up-time") => "--ramp-up-time",
+        Long("autoscale") => "--autoscale",
+        Long("max-connections") => "--max-connections",
+        Long("export") => "--export",
+        Long("early-exit-on-error") => "--early-exit-on-error",
+        Long("error-rate-threshold") => "--error-rate-threshold",
+        Long("error-count-threshold") => "--error-count-threshold",
+        Long("error-status-codes") => "--error-status-codes",
         _ => return None,
     })
 }
@@ -357,17 +560,96 @@ fn no_value(p: &mut lexopt::Parser, is_long: bool, flag: &str) -> Result<(), Err
     Ok(())
 }
 
-fn parse_run(args: Vec<OsString>) -> Result<Parsed, Error> {
+/// `--rps`: a positive rate, e.g. `100`, `0.5`, `5k`.
+pub fn parse_rate(flag: &str, s: &str) -> Result<f64, Error> {
+    let bad = || {
+        usage(format!("{flag}: invalid rate '{s}': expected a number of requests per second > 0, e.g. 100, 0.5, 5k"))
+    };
+    let x = match parse_count(s) {
+        Ok(n) => n as f64,
+        Err(_) => s.trim().parse::<f64>().map_err(|_| bad())?,
+    };
+    if !x.is_finite() || x <= 0.0 {
+        return Err(bad());
+    }
+    Ok(x)
+}
+
+/// `--error-rate-threshold`: a fraction in (0, 1].
+pub fn parse_fraction(flag: &str, s: &str) -> Result<f64, Error> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x > 0.0 && x <= 1.0 => Ok(x),
+        _ => Err(usage(format!(
+            "{flag}: invalid value '{s}': expected a fraction above 0 and at most 1, e.g. 0.05"
+        ))),
+    }
+}
+
+/// `--error-status-codes`: comma-separated statuses in 100..=599.
+pub fn parse_status_codes(flag: &str, s: &str) -> Result<Vec<u16>, Error> {
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        match part.trim().parse::<u16>() {
+            Ok(c) if (100..=599).contains(&c) => {
+                if !out.contains(&c) {
+                    out.push(c);
+                }
+            }
+            _ => {
+                return Err(usage(format!(
+                    "{flag}: invalid status '{}' in '{s}': expected codes 100-599 \
+                     separated by commas, e.g. 500,503",
+                    part.trim()
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `tressi init` / `tressi schema`: no arguments but `--help`.
+fn parse_bare(sub: &str, args: &[OsString]) -> Result<Command, Error> {
+    let mut p = lexopt::Parser::from_args(args.iter().cloned());
+    if let Some(arg) = p.next().map_err(lex_error)? {
+        if canonical(&arg) == Some("--help") {
+            return Ok(Command::Help(help()));
+        }
+        return Err(usage(format!(
+            "'tressi {sub}' takes no arguments (got '{}')",
+            match arg {
+                Short(c) => format!("-{c}"),
+                Long(l) => format!("--{l}"),
+                Value(v) => v.to_string_lossy().into_owned(),
+            }
+        )));
+    }
+    Ok(if sub == "init" {
+        Command::Init
+    } else {
+        Command::Schema
+    })
+}
+
+/// The run options; with `run_file`, the first positional argument is the config file
+/// (`tressi run FILE`).
+fn parse_run(args: Vec<OsString>, run_file: bool) -> Result<Parsed, Error> {
     let mut raw = RunArgs::default();
     let mut inline_body = false;
     let mut file_body = false;
     let mut p = lexopt::Parser::from_args(args);
     while let Some(arg) = p.next().map_err(lex_error)? {
         if let Value(v) = arg {
+            if run_file && raw.config.is_none() {
+                raw.config = Some(PathBuf::from(v));
+                continue;
+            }
             let url = v
                 .into_string()
                 .map_err(|v| Error::Url(format!("'{}': not valid UTF-8", v.to_string_lossy())))?;
-            if matches!(url.as_str(), "demo" | "target" | "help") {
+            if matches!(
+                url.as_str(),
+                "demo" | "target" | "help" | "init" | "schema" | "run"
+            ) {
                 return Err(usage(format!(
                     "'{url}' is a subcommand and must come first ('tressi {url} ...'); \
                      for a host named {url} write http://{url}/"
@@ -407,6 +689,35 @@ fn parse_run(args: Vec<OsString>) -> Result<Parsed, Error> {
             "--no-keepalive" => raw.no_keepalive = true,
             "--json" => raw.json = true,
             "--no-ui" => raw.no_ui = true,
+            "--config" => {
+                if !is_long {
+                    return Err(unknown(&arg, ""));
+                }
+                if run_file && raw.config.is_some() {
+                    return Err(usage("'tressi run FILE' and --config cannot both be given"));
+                }
+                raw.config = Some(PathBuf::from(os_value(&mut p, flag)?));
+            }
+            "--rps" => raw.rps = Some(parse_rate(flag, &str_value(&mut p, flag)?)?),
+            "--concurrent-requests" => raw.concurrent_requests = Some(count_value(&mut p, flag)?),
+            "--ramp-up-time" => raw.ramp_up = Some(duration_value(&mut p, flag)?),
+            "--autoscale" => raw.autoscale = true,
+            "--max-connections" => raw.max_connections = Some(count_value(&mut p, flag)?),
+            "--export" => raw.export = Some(PathBuf::from(os_value(&mut p, flag)?)),
+            "--early-exit-on-error" => raw.early_exit_on_error = true,
+            "--error-rate-threshold" => {
+                raw.error_rate_threshold = Some(parse_fraction(flag, &str_value(&mut p, flag)?)?)
+            }
+            "--error-count-threshold" => {
+                let n = count_value(&mut p, flag)?;
+                if n == 0 {
+                    return Err(usage(format!("{flag}: must be at least 1 (got 0)")));
+                }
+                raw.error_count_threshold = Some(n);
+            }
+            "--error-status-codes" => {
+                raw.error_status_codes = Some(parse_status_codes(flag, &str_value(&mut p, flag)?)?)
+            }
             "--help" => {
                 no_value(&mut p, is_long, flag)?;
                 return Ok(Parsed::Done(Command::Help(help())));
@@ -421,7 +732,7 @@ fn parse_run(args: Vec<OsString>) -> Result<Parsed, Error> {
             return Err(usage("--body and --body-file cannot both be given"));
         }
     }
-    Ok(Parsed::Run(raw))
+    Ok(Parsed::Run(Box::new(raw)))
 }
 
 fn parse_demo(args: &[OsString]) -> Result<Command, Error> {
@@ -566,7 +877,7 @@ mod tests {
 
     /// Parses a run command line with a fixed CPU count of 4.
     fn run(args: &[&str]) -> Result<Plan, Error> {
-        match parse_run(os(args))? {
+        match parse_run(os(args), false)? {
             Parsed::Run(raw) => raw.validate_with_cpus(4),
             Parsed::Done(cmd) => panic!("expected a run, got {cmd:?}"),
         }
@@ -603,6 +914,8 @@ mod tests {
                 ui: true,
             },
             addrs: vec![],
+            // 4 x connections (the --autoscale bound).
+            max_connections: 200,
             ..Plan::new(vec![])
         };
         assert_eq!(plan, want);

@@ -2,7 +2,8 @@
 //! Schema of what it accepts (`schema()`) and the starter file of `tressi init`
 //! (`STARTER`). `cli` merges a `Config` under the command line (CLI wins) into a `Plan`.
 //!
-//! Must not touch the OS except `load`, which reads the one file; `parse` is pure. No
+//! Must not touch the OS except `load`, which reads the one file, and `init`, which
+//! creates `tressi.config.json` (never replacing one); `parse` is pure. No
 //! panic on any input; every error is `Error::Config`, one line:
 //! `config FILE:LINE:COL: PATH: message`, e.g.
 //! `config simple.json:7:14: requests[1].rps: must be >= 0 (got -5)`. Syntax errors
@@ -135,6 +136,26 @@ pub fn load(path: &Path) -> Result<Config, Error> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Config(format!("config {}: cannot read: {e}", path.display())))?;
     parse(&path.display().to_string(), &text)
+}
+
+/// `tressi init`: writes `STARTER` to `dir/tressi.config.json`, refusing (an
+/// `Error::Setup`, nothing written) if the file already exists. Returns the path.
+pub fn init(dir: &Path) -> Result<std::path::PathBuf, Error> {
+    use std::io::Write;
+    let path = dir.join(INIT_FILE);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => Error::Setup(format!(
+                "{INIT_FILE} already exists; not overwriting it (edit it, or remove it first)"
+            )),
+            _ => Error::Setup(format!("cannot create {}: {e}", path.display())),
+        })?;
+    f.write_all(STARTER.as_bytes())
+        .map_err(|e| Error::Setup(format!("cannot write {}: {e}", path.display())))?;
+    Ok(path)
 }
 
 /// One step of a path into the document.
