@@ -390,6 +390,9 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, Error
         Some(sub @ ("init" | "schema")) => parse_bare(sub, &args[1..]),
         Some("run") => match parse_run(args[1..].to_vec(), true)? {
             Parsed::Done(cmd) => Ok(cmd),
+            Parsed::Run(raw) if raw.config.is_none() => Err(usage(
+                "missing config FILE (usage: tressi run FILE [OPTIONS])",
+            )),
             Parsed::Run(raw) => Ok(Command::Run(Box::new(raw.validate()?))),
         },
         _ => match parse_run(args, false)? {
@@ -824,6 +827,8 @@ pub fn help() -> String {
 tressi {version} - HTTP/1.1 load generator and latency benchmark
 
 Usage: tressi [OPTIONS] URL
+       tressi [OPTIONS] --config FILE   (or: tressi run FILE [OPTIONS])
+       tressi init | schema
        tressi demo [--json] [--no-ui]
        tressi target [--listen ADDR] [--threads N] [--body-size SIZE]
 
@@ -846,6 +851,18 @@ Options:
       --no-keepalive       Send 'Connection: close' (one request per connection)
       --json               Print the summary as JSON on stdout
       --no-ui              No live progress on stderr
+      --config FILE        Requests and options from a JSON config file
+  -R, --rps N              Rate of each request without its own rps, e.g. 0.5
+                           (alias --rate; per request, never shared)
+      --ramp-up-time D     Raise every rate linearly from 0 over D
+      --concurrent-requests N  Connections per worker (= N x threads; not -c)
+      --autoscale          Open more connections while a rate falls behind
+      --max-connections N  Upper bound for --autoscale              [4 x -c]
+      --export DIR         Write the report files into DIR
+      --early-exit-on-error  Stop when a threshold below is crossed:
+      --error-rate-threshold F   errors / ended above F (0-1), e.g. 0.05
+      --error-count-threshold N  N errors
+      --error-status-codes L     any response with one of L, e.g. 500,503
   -h, --help               Print this help
   -V, --version            Print the version
 
@@ -853,7 +870,19 @@ Subcommands:
   demo      Start the built-in target and run a short test against it
   target    Serve the built-in HTTP target: --listen ADDR [127.0.0.1:8080],
             --threads N [1], --body-size SIZE [13]
+  init      Write a starter tressi.config.json (never overwrites a file)
+  schema    Print the JSON Schema of the config file
+  run FILE  Same as --config FILE
   help      Print this help
+
+Config file: JSON, {{\"options\": {{..}}, \"requests\": [{{\"url\": .., \"rps\": ..}}]}}.
+Flags win over its options, its options over the defaults. With a config, give
+no URL; -H adds a header to every request. Errors name FILE:LINE:COL and field.
+    tressi run tressi.config.json --no-ui
+    tressi --config api.json --rps 200 --ramp-up-time 5s --early-exit-on-error \\
+      --error-rate-threshold 0.05
+
+Exit status: 0 done, 2 usage or config error, 3 early exit fired.
 
 Units: durations 500ms, 10s, 1m30s, 2h; counts 5k, 2M; sizes 4096, 4k, 4KiB.
 Values may be written -c10, -c 10, --connections 10 or --connections=10.
@@ -862,6 +891,7 @@ Examples:
   tressi -c 100 -d 30s http://127.0.0.1:8080/
   tressi -n 100k -p 16 --json http://localhost:3000/api
   tressi -m POST -H 'Content-Type: application/json' -b '{{\"a\":1}}' http://h/
+  tressi -R 0.5 --ramp-up-time 10s -d 1m http://127.0.0.1:8080/
 ",
         version = env!("CARGO_PKG_VERSION")
     )
@@ -1213,6 +1243,352 @@ mod tests {
         );
     }
 
+    /// Parses a run command line over a config text (CPU count 4).
+    fn run_cfg(args: &[&str], config: &str) -> Result<Plan, Error> {
+        let cfg = crate::config::parse("c.json", config)?;
+        match parse_run(os(args), false)? {
+            Parsed::Run(raw) => raw.validate_with(4, Some(cfg)),
+            Parsed::Done(cmd) => panic!("expected a run, got {cmd:?}"),
+        }
+    }
+
+    const CFG: &str = r#"{"options": {"durationSec": 3, "threads": 2, "connections": 8,
+        "rampUpDurationSec": 2, "pipelining": 2, "keepAlive": false, "useUI": false,
+        "headers": {"X-G": "g"},
+        "workerEarlyExit": {"errorRateThreshold": 0.1, "monitoringWindowSeconds": 5}},
+        "requests": [{"url": "http://h/a", "rps": 7}, {"url": "http://h/b"},
+                     {"url": "http://h/c", "rps": 0, "weight": 3}]}"#;
+
+    #[test]
+    fn flag_config() {
+        let plan = run_cfg(&[], CFG).unwrap();
+        assert_eq!(plan.endpoints.len(), 3);
+        assert_eq!(plan.duration, Some(Duration::from_secs(3)));
+        assert_eq!((plan.threads, plan.connections, plan.pipelining), (2, 8, 2));
+        assert_eq!(plan.ramp_up, Some(Duration::from_secs(2)));
+        assert!(!plan.keepalive && !plan.output.ui);
+        assert_eq!(plan.endpoints[2].weight, 3);
+        let rule = plan.early_exit.unwrap();
+        assert_eq!(rule.error_rate, Some(0.1));
+        assert_eq!(rule.window, Some(Duration::from_secs(5)));
+        // --config is long only; a missing file is a config error.
+        assert_eq!(run_err(&["--config"]), "missing value for --config");
+        match run(&["--config", "/nonexistent/t.json"]) {
+            Err(Error::Config(m)) => {
+                assert!(
+                    m.starts_with("config /nonexistent/t.json: cannot read: "),
+                    "{m}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            run_cfg(&[URL], CFG),
+            Err(Error::Usage(format!(
+                "a URL ('{URL}') and a config file cannot both be given \
+                 (the config lists the requests)"
+            )))
+        );
+        assert_eq!(
+            run_cfg(&["-m", "PUT"], CFG),
+            Err(Error::Usage(
+                "--method applies to a single URL; with a config file set it per request".into()
+            ))
+        );
+        assert_eq!(
+            run_cfg(&["-b", "x"], CFG),
+            Err(Error::Usage(
+                "--body applies to a single URL; with a config file set it per request".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn config_precedence() {
+        // CLI over the config's options.
+        let plan = run_cfg(
+            &[
+                "-d",
+                "9s",
+                "-t",
+                "4",
+                "-c",
+                "40",
+                "-p",
+                "3",
+                "--ramp-up-time",
+                "1s",
+            ],
+            CFG,
+        )
+        .unwrap();
+        assert_eq!(plan.duration, Some(Duration::from_secs(9)));
+        assert_eq!(
+            (plan.threads, plan.connections, plan.pipelining),
+            (4, 40, 3)
+        );
+        assert_eq!(plan.ramp_up, Some(Duration::from_secs(1)));
+        // The config over the defaults; defaults where neither says.
+        let plan = run_cfg(&[], r#"{"requests": [{"url": "http://h/"}]}"#).unwrap();
+        assert_eq!(plan.connections, 50);
+        assert_eq!(plan.threads, 4);
+        assert_eq!(plan.duration, Some(Duration::from_secs(10)));
+        assert!(plan.keepalive && plan.output.ui);
+        // -H overrides a config header of the same name on every request.
+        let plan = run_cfg(&["-H", "x-g: cli", "-H", "X-New: 1"], CFG).unwrap();
+        for ep in &plan.endpoints {
+            assert_eq!(
+                ep.headers,
+                vec![
+                    ("x-g".to_string(), "cli".to_string()),
+                    ("X-New".into(), "1".into())
+                ]
+            );
+        }
+        // --timeout is the default; a request's own timeout wins.
+        let plan = run_cfg(
+            &["--timeout", "2s"],
+            r#"{"requests": [{"url": "http://h/", "timeout": 0.5}, {"url": "http://h/x"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(plan.timeout, Duration::from_secs(2));
+        assert_eq!(plan.endpoints[0].timeout, Some(Duration::from_millis(500)));
+        assert_eq!(plan.endpoints[1].timeout, None);
+    }
+
+    #[test]
+    fn flag_rps() {
+        assert_eq!(
+            run(&["--rps", "100", URL]).unwrap().endpoints[0].rate,
+            Some(100.0)
+        );
+        assert_eq!(
+            run(&["-R", "0.5", URL]).unwrap().endpoints[0].rate,
+            Some(0.5)
+        );
+        assert_eq!(
+            run(&["--rate=5k", URL]).unwrap().endpoints[0].rate,
+            Some(5000.0)
+        );
+        assert_eq!(run(&[URL]).unwrap().endpoints[0].rate, None);
+        // Per request, not shared: requests without rps get N each; rps 0 stays closed.
+        let plan = run_cfg(&["--rps", "10"], CFG).unwrap();
+        let rates: Vec<Option<f64>> = plan.endpoints.iter().map(|e| e.rate).collect();
+        assert_eq!(rates, vec![Some(7.0), Some(10.0), None]);
+        for bad in ["0", "-5", "fast", "inf", "NaN"] {
+            assert_eq!(
+                run_err(&["--rps", bad, URL]),
+                format!(
+                    "--rps: invalid rate '{bad}': expected a number of requests per second \
+                     > 0, e.g. 100, 0.5, 5k"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn flag_concurrent_requests() {
+        let plan = run(&["--concurrent-requests", "5", "-t", "3", URL]).unwrap();
+        assert_eq!((plan.connections, plan.threads), (15, 3));
+        let plan = run(&["--concurrent-requests", "5", URL]).unwrap();
+        assert_eq!((plan.connections, plan.threads), (20, 4));
+        let plan = run_cfg(&["--concurrent-requests", "2"], CFG).unwrap();
+        assert_eq!((plan.connections, plan.threads), (4, 2));
+        assert_eq!(
+            run_err(&["--concurrent-requests", "0", URL]),
+            "--concurrent-requests: must be at least 1 (got 0)"
+        );
+        assert_eq!(
+            run_err(&["--concurrent-requests", "2", "-c", "8", URL]),
+            "--connections and --concurrent-requests cannot both be given \
+             (-c is the total, --concurrent-requests is per worker)"
+        );
+        assert_eq!(
+            run_err(&["--concurrent-requests", "1M", "-t", "2", URL]),
+            "--concurrent-requests 1000000 x 2 threads is 2000000 connections \
+             (at most 1000000)"
+        );
+    }
+
+    #[test]
+    fn flag_ramp_up_time() {
+        assert_eq!(
+            run(&["--ramp-up-time", "5s", URL]).unwrap().ramp_up,
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(run(&["--ramp-up-time", "0", URL]).unwrap().ramp_up, None);
+        assert_eq!(
+            run_err(&["--ramp-up-time", "soon", URL]),
+            "--ramp-up-time: invalid duration 'soon': expected a number with a unit, \
+             e.g. 10s, 1m30s, 500ms"
+        );
+    }
+
+    #[test]
+    fn flag_autoscale_and_max_connections() {
+        let plan = run(&["--autoscale", "-c", "10", URL]).unwrap();
+        assert!(plan.autoscale);
+        assert_eq!(plan.max_connections, 40);
+        let plan = run(&["--autoscale", "--max-connections", "15", "-c", "10", URL]).unwrap();
+        assert_eq!(plan.max_connections, 15);
+        assert_eq!(
+            run_err(&["--max-connections", "15", URL]),
+            "--max-connections needs --autoscale"
+        );
+        assert_eq!(
+            run_err(&["--autoscale", "--max-connections", "5", "-c", "10", URL]),
+            "--max-connections 5 is less than --connections 10"
+        );
+        assert_eq!(
+            run_err(&["--autoscale=yes", URL]),
+            "--autoscale takes no value (got 'yes')"
+        );
+    }
+
+    #[test]
+    fn flag_export() {
+        assert_eq!(
+            run(&["--export", "out/dir", URL]).unwrap().export,
+            Some(PathBuf::from("out/dir"))
+        );
+        assert_eq!(run_err(&[URL, "--export"]), "missing value for --export");
+    }
+
+    #[test]
+    fn flag_early_exit() {
+        let plan = run(&[
+            "--early-exit-on-error",
+            "--error-rate-threshold",
+            "0.05",
+            "--error-count-threshold",
+            "50",
+            "--error-status-codes",
+            "500, 503,500",
+            URL,
+        ])
+        .unwrap();
+        assert_eq!(
+            plan.early_exit,
+            Some(EarlyExit {
+                error_rate: Some(0.05),
+                error_count: Some(50),
+                status_codes: vec![500, 503],
+                window: None,
+            })
+        );
+        // The flags override the config's thresholds one by one; its window stays.
+        let plan = run_cfg(
+            &["--early-exit-on-error", "--error-count-threshold", "9"],
+            CFG,
+        )
+        .unwrap();
+        let rule = plan.early_exit.unwrap();
+        assert_eq!(rule.error_rate, Some(0.1));
+        assert_eq!(rule.error_count, Some(9));
+        assert_eq!(rule.window, Some(Duration::from_secs(5)));
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["--early-exit-on-error", URL],
+                "--early-exit-on-error needs a threshold: --error-rate-threshold, \
+                 --error-count-threshold or --error-status-codes (or workerEarlyExit in \
+                 the config)",
+            ),
+            (
+                &["--error-rate-threshold", "0.1", URL],
+                "--error-rate-threshold needs --early-exit-on-error",
+            ),
+            (
+                &["--error-status-codes", "500", URL],
+                "--error-status-codes needs --early-exit-on-error",
+            ),
+            (
+                &["--early-exit-on-error", "--error-rate-threshold", "5%", URL],
+                "--error-rate-threshold: invalid value '5%': expected a fraction above 0 \
+                 and at most 1, e.g. 0.05",
+            ),
+            (
+                &[
+                    "--early-exit-on-error",
+                    "--error-rate-threshold",
+                    "1.5",
+                    URL,
+                ],
+                "--error-rate-threshold: invalid value '1.5': expected a fraction above 0 \
+                 and at most 1, e.g. 0.05",
+            ),
+            (
+                &["--early-exit-on-error", "--error-count-threshold", "0", URL],
+                "--error-count-threshold: must be at least 1 (got 0)",
+            ),
+            (
+                &[
+                    "--early-exit-on-error",
+                    "--error-status-codes",
+                    "500,abc",
+                    URL,
+                ],
+                "--error-status-codes: invalid status 'abc' in '500,abc': expected codes \
+                 100-599 separated by commas, e.g. 500,503",
+            ),
+            (
+                &["--early-exit-on-error", "--error-status-codes", "600", URL],
+                "--error-status-codes: invalid status '600' in '600': expected codes \
+                 100-599 separated by commas, e.g. 500,503",
+            ),
+        ];
+        for (args, want) in cases {
+            assert_eq!(run_err(args), *want, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn subcommands_init_schema_run() {
+        assert_eq!(cmd(&["init"]), Ok(Command::Init));
+        assert_eq!(cmd(&["schema"]), Ok(Command::Schema));
+        assert_eq!(cmd(&["init", "--help"]), Ok(Command::Help(help())));
+        assert_eq!(
+            cmd(&["init", "x.json"]),
+            Err(Error::Usage(
+                "'tressi init' takes no arguments (got 'x.json')".into()
+            ))
+        );
+        assert_eq!(
+            cmd(&["schema", "-c", "1"]),
+            Err(Error::Usage(
+                "'tressi schema' takes no arguments (got '-c')".into()
+            ))
+        );
+        match cmd(&["run", "/nonexistent/r.json", "--no-ui"]) {
+            Err(Error::Config(m)) => {
+                assert!(
+                    m.starts_with("config /nonexistent/r.json: cannot read: "),
+                    "{m}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            cmd(&["run", "a.json", "--config", "b.json"]),
+            Err(Error::Usage(
+                "'tressi run FILE' and --config cannot both be given".into()
+            ))
+        );
+        assert_eq!(
+            cmd(&["run"]),
+            Err(Error::Usage(
+                "missing config FILE (usage: tressi run FILE [OPTIONS])".into()
+            ))
+        );
+        assert_eq!(
+            cmd(&["-c", "2", "init"]),
+            Err(Error::Usage(
+                "'init' is a subcommand and must come first ('tressi init ...'); \
+                 for a host named init write http://init/"
+                    .into()
+            ))
+        );
+    }
+
     #[test]
     fn flag_help() {
         for args in [
@@ -1518,6 +1894,22 @@ mod tests {
             "target",
             "--listen",
             "--body-size",
+            "--config",
+            "--rps",
+            "--rate",
+            "--concurrent-requests",
+            "--ramp-up-time",
+            "--autoscale",
+            "--max-connections",
+            "--export",
+            "--early-exit-on-error",
+            "--error-rate-threshold",
+            "--error-count-threshold",
+            "--error-status-codes",
+            "init",
+            "schema",
+            "run FILE",
+            "Exit status",
             "Examples:",
             "[50]",
             "[10s",
