@@ -879,7 +879,6 @@ pub fn schema() -> Value {
     );
     json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
-        "$id": "https://github.com/tressi/tressi/tressi.schema.json",
         "title": "tressi config",
         "type": "object",
         "additionalProperties": false,
