@@ -58,9 +58,10 @@ use std::time::Duration;
 /// The file `tressi init` writes.
 pub const INIT_FILE: &str = "tressi.config.json";
 
-/// The starter config of `tressi init` (the newer shape).
+/// The starter config of `tressi init` (the newer shape; `$schema` names the file that
+/// `tressi schema > tressi.schema.json` writes, for editors).
 pub const STARTER: &str = r#"{
-  "$schema": "https://raw.githubusercontent.com/kevinchatham/tressi/main/schemas/tressi.schema.json",
+  "$schema": "./tressi.schema.json",
   "options": {
     "durationSec": 10,
     "rampUpDurationSec": 0,
