@@ -21,9 +21,25 @@
 //!   of that name).
 //! - `https://` URLs are accepted here; the engine reports that TLS is not built.
 //! - `-h`/`--help` anywhere returns the help (errors in earlier arguments win).
+//! - Config files (`--config FILE`, long only, or `tressi run FILE`): see `config`.
+//!   Precedence: a flag on the command line, else the config's `options`, else the
+//!   default. `-c` stays `--connections` (total). With a config, a URL argument is an
+//!   error (the config lists the requests), and so are `-m`, `-b`, `--body-file` (set
+//!   them per request); `-H` adds (and overrides) a header on every request.
+//! - `--rps N` (`-R`, `--rate`): the rate of every request without an `rps` of its own,
+//!   per request (ten requests at `--rps 10` send 100 req/s in all). With a single URL
+//!   it is that URL's rate. `--timeout` is the default; a request's `timeout` wins.
+//! - `--concurrent-requests N`: connections per worker, so connections = N × threads;
+//!   it cannot be combined with `-c`.
+//! - `--max-connections N` needs `--autoscale`, must be >= connections, and defaults to
+//!   4 × connections (at most 1000000).
+//! - `--early-exit-on-error` needs at least one threshold (from the flags or the
+//!   config's `workerEarlyExit`); a threshold flag without it is an error. The flags
+//!   override the config's thresholds one by one; the window comes from the config.
 
+use crate::config::{self, Config};
 use crate::error::Error;
-use crate::plan::{Command, Endpoint, Output, Plan, TargetOptions};
+use crate::plan::{Command, EarlyExit, Endpoint, Output, Plan, TargetOptions};
 use crate::target::Target;
 use crate::units::{parse_count, parse_duration, parse_size};
 use lexopt::Arg::{Long, Short, Value};
@@ -82,6 +98,21 @@ pub struct RunArgs {
     pub no_keepalive: bool,
     pub json: bool,
     pub no_ui: bool,
+    /// `--config FILE` or `tressi run FILE`.
+    pub config: Option<PathBuf>,
+    /// `--rps`/`-R`/`--rate`, > 0.
+    pub rps: Option<f64>,
+    pub concurrent_requests: Option<u64>,
+    pub ramp_up: Option<Duration>,
+    pub autoscale: bool,
+    pub max_connections: Option<u64>,
+    pub export: Option<PathBuf>,
+    pub early_exit_on_error: bool,
+    /// In (0, 1].
+    pub error_rate_threshold: Option<f64>,
+    pub error_count_threshold: Option<u64>,
+    /// Each in 100..=599.
+    pub error_status_codes: Option<Vec<u16>>,
 }
 
 fn usage(msg: impl Into<String>) -> Error {
@@ -99,18 +130,82 @@ impl RunArgs {
         self.validate_with_cpus(cpus())
     }
 
-    /// `validate` with the CPU count given (the default for `--threads`).
+    /// `validate` with the CPU count given (the default for `--threads`). Reads the
+    /// config file, if any.
     pub fn validate_with_cpus(self, cpus: usize) -> Result<Plan, Error> {
-        let Some(url) = self.url else {
+        let config = match &self.config {
+            Some(path) => Some(config::load(path)?),
+            None => None,
+        };
+        self.validate_with(cpus, config)
+    }
+
+    /// `validate` with the CPU count and the already loaded config (if any) given.
+    pub fn validate_with(self, cpus: usize, config: Option<Config>) -> Result<Plan, Error> {
+        let (config_reqs, opts) = match config {
+            Some(c) => (Some(c.requests), c.options),
+            None => (None, Default::default()),
+        };
+        if config_reqs.is_some() {
+            if let Some(url) = &self.url {
+                return Err(usage(format!(
+                    "a URL ('{url}') and a config file cannot both be given \
+                     (the config lists the requests)"
+                )));
+            }
+            let single = [
+                ("--method", self.method.is_some()),
+                ("--body", matches!(self.body, Some(BodySource::Inline(_)))),
+                (
+                    "--body-file",
+                    matches!(self.body, Some(BodySource::File(_))),
+                ),
+            ];
+            if let Some((flag, _)) = single.iter().find(|(_, given)| *given) {
+                return Err(usage(format!(
+                    "{flag} applies to a single URL; with a config file set it per request"
+                )));
+            }
+        } else if self.url.is_none() {
             return Err(usage(
                 "missing URL (usage: tressi [OPTIONS] URL; see 'tressi --help')",
             ));
-        };
-        let target = Target::parse(&url)?;
+        }
 
-        let connections = range("--connections", self.connections, 1, MAX_CONNECTIONS)?
-            .unwrap_or(DEFAULT_CONNECTIONS);
-        let threads = match range("--threads", self.threads, 1, MAX_THREADS)? {
+        if self.connections.is_some() && self.concurrent_requests.is_some() {
+            return Err(usage(
+                "--connections and --concurrent-requests cannot both be given \
+                 (-c is the total, --concurrent-requests is per worker)",
+            ));
+        }
+        let threads_given = range("--threads", self.threads.or(opts.threads), 1, MAX_THREADS)?;
+        let per_worker = range(
+            "--concurrent-requests",
+            self.concurrent_requests,
+            1,
+            MAX_CONNECTIONS,
+        )?;
+        let connections = match per_worker {
+            Some(n) => {
+                let t = threads_given.unwrap_or_else(|| cpus.clamp(1, MAX_THREADS));
+                let total = n.saturating_mul(t);
+                if total > MAX_CONNECTIONS {
+                    return Err(usage(format!(
+                        "--concurrent-requests {n} x {t} threads is {total} connections \
+                         (at most {MAX_CONNECTIONS})"
+                    )));
+                }
+                total
+            }
+            None => range(
+                "--connections",
+                self.connections.or(opts.connections),
+                1,
+                MAX_CONNECTIONS,
+            )?
+            .unwrap_or(DEFAULT_CONNECTIONS),
+        };
+        let threads = match threads_given {
             Some(t) if t > connections => {
                 return Err(usage(format!(
                     "--threads {t} is more than --connections {connections} \
@@ -120,12 +215,18 @@ impl RunArgs {
             Some(t) => t,
             None => cpus.clamp(1, MAX_THREADS).min(connections),
         };
-        let pipelining = range("--pipelining", self.pipelining, 1, MAX_PIPELINING)?.unwrap_or(1);
+        let pipelining = range(
+            "--pipelining",
+            self.pipelining.or(opts.pipelining),
+            1,
+            MAX_PIPELINING,
+        )?
+        .unwrap_or(1);
         let requests = match self.requests {
             Some(0) => return Err(usage("--requests: must be at least 1 (got 0)")),
             n => n,
         };
-        let duration = match self.duration {
+        let duration = match self.duration.or(opts.duration) {
             Some(d) => Some(positive("--duration", d)?),
             None if requests.is_some() => None,
             None => Some(DEFAULT_DURATION),
@@ -138,6 +239,7 @@ impl RunArgs {
             Some(d) => positive("--connect-timeout", d)?,
             None => DEFAULT_CONNECT_TIMEOUT,
         };
+        let early_exit = self.early_exit_rule(&opts)?;
         let body = match self.body {
             None => Vec::new(),
             Some(BodySource::Inline(bytes)) => bytes,
@@ -149,13 +251,52 @@ impl RunArgs {
             })?,
         };
 
+        let max_connections = match self.max_connections {
+            Some(_) if !self.autoscale => {
+                return Err(usage("--max-connections needs --autoscale"));
+            }
+            Some(n) => match range("--max-connections", Some(n), 1, MAX_CONNECTIONS)? {
+                Some(m) if m < connections => {
+                    return Err(usage(format!(
+                        "--max-connections {m} is less than --connections {connections}"
+                    )))
+                }
+                m => m.unwrap_or(connections),
+            },
+            None => connections.saturating_mul(4).min(MAX_CONNECTIONS),
+        };
+        let ramp_up = self.ramp_up.filter(|d| !d.is_zero()).or(opts.ramp_up);
+
+        let endpoints = match config_reqs {
+            Some(reqs) => reqs
+                .into_iter()
+                .map(|r| {
+                    let mut ep = r.endpoint;
+                    ep.rate = match r.rps {
+                        Some(x) if x > 0.0 => Some(x),
+                        Some(_) => None,
+                        None => self.rps,
+                    };
+                    for (n, v) in &self.headers {
+                        config::set_header(&mut ep.headers, n, v);
+                    }
+                    ep
+                })
+                .collect(),
+            None => {
+                let target = Target::parse(self.url.as_deref().unwrap_or_default())?;
+                vec![Endpoint {
+                    method: self.method.unwrap_or_else(|| "GET".to_string()),
+                    headers: self.headers,
+                    body,
+                    rate: self.rps,
+                    ..Endpoint::get(target)
+                }]
+            }
+        };
+
         Ok(Plan {
-            endpoints: vec![Endpoint {
-                method: self.method.unwrap_or_else(|| "GET".to_string()),
-                headers: self.headers,
-                body,
-                ..Endpoint::get(target)
-            }],
+            endpoints,
             connections,
             threads,
             duration,
@@ -163,14 +304,60 @@ impl RunArgs {
             pipelining,
             timeout,
             connect_timeout,
-            keepalive: !self.no_keepalive,
+            keepalive: !self.no_keepalive && opts.keepalive.unwrap_or(true),
             output: Output {
                 json: self.json,
-                ui: !self.no_ui,
+                ui: !self.no_ui && opts.ui.unwrap_or(true),
             },
             addrs: Vec::new(),
-            ..Plan::new(Vec::new())
+            ramp_up,
+            early_exit,
+            autoscale: self.autoscale,
+            max_connections,
+            export: self.export,
         })
+    }
+
+    /// The run-wide early-exit rule: the config's, with the flags' thresholds on top.
+    fn early_exit_rule(&self, opts: &config::ConfigOptions) -> Result<Option<EarlyExit>, Error> {
+        let given = [
+            (
+                "--error-rate-threshold",
+                self.error_rate_threshold.is_some(),
+            ),
+            (
+                "--error-count-threshold",
+                self.error_count_threshold.is_some(),
+            ),
+            ("--error-status-codes", self.error_status_codes.is_some()),
+        ];
+        if !self.early_exit_on_error {
+            if let Some((flag, _)) = given.iter().find(|(_, g)| *g) {
+                return Err(usage(format!("{flag} needs --early-exit-on-error")));
+            }
+            return Ok(opts.early_exit.clone());
+        }
+        let mut rule = opts.early_exit.clone().unwrap_or(EarlyExit {
+            window: opts.early_exit_window,
+            ..EarlyExit::default()
+        });
+        if let Some(x) = self.error_rate_threshold {
+            rule.error_rate = Some(x);
+        }
+        if let Some(n) = self.error_count_threshold {
+            rule.error_count = Some(n);
+        }
+        if let Some(codes) = &self.error_status_codes {
+            rule.status_codes = codes.clone();
+        }
+        if rule.error_rate.is_none() && rule.error_count.is_none() && rule.status_codes.is_empty() {
+            return Err(usage(
+                "--early-exit-on-error needs a threshold: --error-rate-threshold, \
+                 --error-count-threshold or --error-status-codes (or workerEarlyExit in \
+                 the config)",
+            ));
+        }
+        Ok(Some(rule))
     }
 }
 
@@ -200,7 +387,15 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, Error
         Some("demo") => parse_demo(&args[1..]),
         Some("target") => parse_target(&args[1..]),
         Some("help") => Ok(Command::Help(help())),
-        _ => match parse_run(args)? {
+        Some(sub @ ("init" | "schema")) => parse_bare(sub, &args[1..]),
+        Some("run") => match parse_run(args[1..].to_vec(), true)? {
+            Parsed::Done(cmd) => Ok(cmd),
+            Parsed::Run(raw) if raw.config.is_none() => Err(usage(
+                "missing config FILE (usage: tressi run FILE [OPTIONS])",
+            )),
+            Parsed::Run(raw) => Ok(Command::Run(Box::new(raw.validate()?))),
+        },
+        _ => match parse_run(args, false)? {
             Parsed::Done(cmd) => Ok(cmd),
             Parsed::Run(raw) => Ok(Command::Run(Box::new(raw.validate()?))),
         },
@@ -209,7 +404,7 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Command, Error
 
 /// What the run parser found: options to validate, or a command to return at once.
 enum Parsed {
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     Done(Command),
 }
 
@@ -234,6 +429,17 @@ fn canonical(arg: &lexopt::Arg<'_>) -> Option<&'static str> {
         Short('V') | Long("version") => "--version",
         Long("listen") => "--listen",
         Long("body-size") => "--body-size",
+        Long("config") => "--config",
+        Short('R') | Long("rps") | Long("rate") => "--rps",
+        Long("concurrent-requests") => "--concurrent-requests",
+        Long("ramp-up-time") => "--ramp-up-time",
+        Long("autoscale") => "--autoscale",
+        Long("max-connections") => "--max-connections",
+        Long("export") => "--export",
+        Long("early-exit-on-error") => "--early-exit-on-error",
+        Long("error-rate-threshold") => "--error-rate-threshold",
+        Long("error-count-threshold") => "--error-count-threshold",
+        Long("error-status-codes") => "--error-status-codes",
         _ => return None,
     })
 }
@@ -357,17 +563,96 @@ fn no_value(p: &mut lexopt::Parser, is_long: bool, flag: &str) -> Result<(), Err
     Ok(())
 }
 
-fn parse_run(args: Vec<OsString>) -> Result<Parsed, Error> {
+/// `--rps`: a positive rate, e.g. `100`, `0.5`, `5k`.
+pub fn parse_rate(flag: &str, s: &str) -> Result<f64, Error> {
+    let bad = || {
+        usage(format!("{flag}: invalid rate '{s}': expected a number of requests per second > 0, e.g. 100, 0.5, 5k"))
+    };
+    let x = match parse_count(s) {
+        Ok(n) => n as f64,
+        Err(_) => s.trim().parse::<f64>().map_err(|_| bad())?,
+    };
+    if !x.is_finite() || x <= 0.0 {
+        return Err(bad());
+    }
+    Ok(x)
+}
+
+/// `--error-rate-threshold`: a fraction in (0, 1].
+pub fn parse_fraction(flag: &str, s: &str) -> Result<f64, Error> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x > 0.0 && x <= 1.0 => Ok(x),
+        _ => Err(usage(format!(
+            "{flag}: invalid value '{s}': expected a fraction above 0 and at most 1, e.g. 0.05"
+        ))),
+    }
+}
+
+/// `--error-status-codes`: comma-separated statuses in 100..=599.
+pub fn parse_status_codes(flag: &str, s: &str) -> Result<Vec<u16>, Error> {
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        match part.trim().parse::<u16>() {
+            Ok(c) if (100..=599).contains(&c) => {
+                if !out.contains(&c) {
+                    out.push(c);
+                }
+            }
+            _ => {
+                return Err(usage(format!(
+                    "{flag}: invalid status '{}' in '{s}': expected codes 100-599 \
+                     separated by commas, e.g. 500,503",
+                    part.trim()
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `tressi init` / `tressi schema`: no arguments but `--help`.
+fn parse_bare(sub: &str, args: &[OsString]) -> Result<Command, Error> {
+    let mut p = lexopt::Parser::from_args(args.iter().cloned());
+    if let Some(arg) = p.next().map_err(lex_error)? {
+        if canonical(&arg) == Some("--help") {
+            return Ok(Command::Help(help()));
+        }
+        return Err(usage(format!(
+            "'tressi {sub}' takes no arguments (got '{}')",
+            match arg {
+                Short(c) => format!("-{c}"),
+                Long(l) => format!("--{l}"),
+                Value(v) => v.to_string_lossy().into_owned(),
+            }
+        )));
+    }
+    Ok(if sub == "init" {
+        Command::Init
+    } else {
+        Command::Schema
+    })
+}
+
+/// The run options; with `run_file`, the first positional argument is the config file
+/// (`tressi run FILE`).
+fn parse_run(args: Vec<OsString>, run_file: bool) -> Result<Parsed, Error> {
     let mut raw = RunArgs::default();
     let mut inline_body = false;
     let mut file_body = false;
     let mut p = lexopt::Parser::from_args(args);
     while let Some(arg) = p.next().map_err(lex_error)? {
         if let Value(v) = arg {
+            if run_file && raw.config.is_none() {
+                raw.config = Some(PathBuf::from(v));
+                continue;
+            }
             let url = v
                 .into_string()
                 .map_err(|v| Error::Url(format!("'{}': not valid UTF-8", v.to_string_lossy())))?;
-            if matches!(url.as_str(), "demo" | "target" | "help") {
+            if matches!(
+                url.as_str(),
+                "demo" | "target" | "help" | "init" | "schema" | "run"
+            ) {
                 return Err(usage(format!(
                     "'{url}' is a subcommand and must come first ('tressi {url} ...'); \
                      for a host named {url} write http://{url}/"
@@ -407,6 +692,35 @@ fn parse_run(args: Vec<OsString>) -> Result<Parsed, Error> {
             "--no-keepalive" => raw.no_keepalive = true,
             "--json" => raw.json = true,
             "--no-ui" => raw.no_ui = true,
+            "--config" => {
+                if !is_long {
+                    return Err(unknown(&arg, ""));
+                }
+                if run_file && raw.config.is_some() {
+                    return Err(usage("'tressi run FILE' and --config cannot both be given"));
+                }
+                raw.config = Some(PathBuf::from(os_value(&mut p, flag)?));
+            }
+            "--rps" => raw.rps = Some(parse_rate(flag, &str_value(&mut p, flag)?)?),
+            "--concurrent-requests" => raw.concurrent_requests = Some(count_value(&mut p, flag)?),
+            "--ramp-up-time" => raw.ramp_up = Some(duration_value(&mut p, flag)?),
+            "--autoscale" => raw.autoscale = true,
+            "--max-connections" => raw.max_connections = Some(count_value(&mut p, flag)?),
+            "--export" => raw.export = Some(PathBuf::from(os_value(&mut p, flag)?)),
+            "--early-exit-on-error" => raw.early_exit_on_error = true,
+            "--error-rate-threshold" => {
+                raw.error_rate_threshold = Some(parse_fraction(flag, &str_value(&mut p, flag)?)?)
+            }
+            "--error-count-threshold" => {
+                let n = count_value(&mut p, flag)?;
+                if n == 0 {
+                    return Err(usage(format!("{flag}: must be at least 1 (got 0)")));
+                }
+                raw.error_count_threshold = Some(n);
+            }
+            "--error-status-codes" => {
+                raw.error_status_codes = Some(parse_status_codes(flag, &str_value(&mut p, flag)?)?)
+            }
             "--help" => {
                 no_value(&mut p, is_long, flag)?;
                 return Ok(Parsed::Done(Command::Help(help())));
@@ -421,7 +735,7 @@ fn parse_run(args: Vec<OsString>) -> Result<Parsed, Error> {
             return Err(usage("--body and --body-file cannot both be given"));
         }
     }
-    Ok(Parsed::Run(raw))
+    Ok(Parsed::Run(Box::new(raw)))
 }
 
 fn parse_demo(args: &[OsString]) -> Result<Command, Error> {
@@ -513,6 +827,8 @@ pub fn help() -> String {
 tressi {version} - HTTP/1.1 load generator and latency benchmark
 
 Usage: tressi [OPTIONS] URL
+       tressi [OPTIONS] --config FILE   (or: tressi run FILE [OPTIONS])
+       tressi init | schema
        tressi demo [--json] [--no-ui]
        tressi target [--listen ADDR] [--threads N] [--body-size SIZE]
 
@@ -535,6 +851,18 @@ Options:
       --no-keepalive       Send 'Connection: close' (one request per connection)
       --json               Print the summary as JSON on stdout
       --no-ui              No live progress on stderr
+      --config FILE        Requests and options from a JSON config file
+  -R, --rps N              Rate of each request without its own rps, e.g. 0.5
+                           (alias --rate; per request, never shared)
+      --ramp-up-time D     Raise every rate linearly from 0 over D
+      --concurrent-requests N  Connections per worker (= N x threads; not -c)
+      --autoscale          Open more connections while a rate falls behind
+      --max-connections N  Upper bound for --autoscale              [4 x -c]
+      --export DIR         Write the report files into DIR
+      --early-exit-on-error  Stop when a threshold below is crossed:
+      --error-rate-threshold F   errors / ended above F (0-1), e.g. 0.05
+      --error-count-threshold N  N errors
+      --error-status-codes L     any response with one of L, e.g. 500,503
   -h, --help               Print this help
   -V, --version            Print the version
 
@@ -542,7 +870,19 @@ Subcommands:
   demo      Start the built-in target and run a short test against it
   target    Serve the built-in HTTP target: --listen ADDR [127.0.0.1:8080],
             --threads N [1], --body-size SIZE [13]
+  init      Write a starter tressi.config.json (never overwrites a file)
+  schema    Print the JSON Schema of the config file
+  run FILE  Same as --config FILE
   help      Print this help
+
+Config file: JSON, {{\"options\": {{..}}, \"requests\": [{{\"url\": .., \"rps\": ..}}]}}.
+Flags win over its options, its options over the defaults. With a config, give
+no URL; -H adds a header to every request. Errors name FILE:LINE:COL and field.
+    tressi run tressi.config.json --no-ui
+    tressi --config api.json --rps 200 --ramp-up-time 5s --early-exit-on-error \\
+      --error-rate-threshold 0.05
+
+Exit status: 0 done, 2 usage or config error, 3 early exit fired.
 
 Units: durations 500ms, 10s, 1m30s, 2h; counts 5k, 2M; sizes 4096, 4k, 4KiB.
 Values may be written -c10, -c 10, --connections 10 or --connections=10.
@@ -551,6 +891,7 @@ Examples:
   tressi -c 100 -d 30s http://127.0.0.1:8080/
   tressi -n 100k -p 16 --json http://localhost:3000/api
   tressi -m POST -H 'Content-Type: application/json' -b '{{\"a\":1}}' http://h/
+  tressi -R 0.5 --ramp-up-time 10s -d 1m http://127.0.0.1:8080/
 ",
         version = env!("CARGO_PKG_VERSION")
     )
@@ -566,7 +907,7 @@ mod tests {
 
     /// Parses a run command line with a fixed CPU count of 4.
     fn run(args: &[&str]) -> Result<Plan, Error> {
-        match parse_run(os(args))? {
+        match parse_run(os(args), false)? {
             Parsed::Run(raw) => raw.validate_with_cpus(4),
             Parsed::Done(cmd) => panic!("expected a run, got {cmd:?}"),
         }
@@ -603,6 +944,8 @@ mod tests {
                 ui: true,
             },
             addrs: vec![],
+            // 4 x connections (the --autoscale bound).
+            max_connections: 200,
             ..Plan::new(vec![])
         };
         assert_eq!(plan, want);
@@ -897,6 +1240,352 @@ mod tests {
         assert_eq!(
             run_err(&["--no-ui=x", URL]),
             "--no-ui takes no value (got 'x')"
+        );
+    }
+
+    /// Parses a run command line over a config text (CPU count 4).
+    fn run_cfg(args: &[&str], config: &str) -> Result<Plan, Error> {
+        let cfg = crate::config::parse("c.json", config)?;
+        match parse_run(os(args), false)? {
+            Parsed::Run(raw) => raw.validate_with(4, Some(cfg)),
+            Parsed::Done(cmd) => panic!("expected a run, got {cmd:?}"),
+        }
+    }
+
+    const CFG: &str = r#"{"options": {"durationSec": 3, "threads": 2, "connections": 8,
+        "rampUpDurationSec": 2, "pipelining": 2, "keepAlive": false, "useUI": false,
+        "headers": {"X-G": "g"},
+        "workerEarlyExit": {"errorRateThreshold": 0.1, "monitoringWindowSeconds": 5}},
+        "requests": [{"url": "http://h/a", "rps": 7}, {"url": "http://h/b"},
+                     {"url": "http://h/c", "rps": 0, "weight": 3}]}"#;
+
+    #[test]
+    fn flag_config() {
+        let plan = run_cfg(&[], CFG).unwrap();
+        assert_eq!(plan.endpoints.len(), 3);
+        assert_eq!(plan.duration, Some(Duration::from_secs(3)));
+        assert_eq!((plan.threads, plan.connections, plan.pipelining), (2, 8, 2));
+        assert_eq!(plan.ramp_up, Some(Duration::from_secs(2)));
+        assert!(!plan.keepalive && !plan.output.ui);
+        assert_eq!(plan.endpoints[2].weight, 3);
+        let rule = plan.early_exit.unwrap();
+        assert_eq!(rule.error_rate, Some(0.1));
+        assert_eq!(rule.window, Some(Duration::from_secs(5)));
+        // --config is long only; a missing file is a config error.
+        assert_eq!(run_err(&["--config"]), "missing value for --config");
+        match run(&["--config", "/nonexistent/t.json"]) {
+            Err(Error::Config(m)) => {
+                assert!(
+                    m.starts_with("config /nonexistent/t.json: cannot read: "),
+                    "{m}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            run_cfg(&[URL], CFG),
+            Err(Error::Usage(format!(
+                "a URL ('{URL}') and a config file cannot both be given \
+                 (the config lists the requests)"
+            )))
+        );
+        assert_eq!(
+            run_cfg(&["-m", "PUT"], CFG),
+            Err(Error::Usage(
+                "--method applies to a single URL; with a config file set it per request".into()
+            ))
+        );
+        assert_eq!(
+            run_cfg(&["-b", "x"], CFG),
+            Err(Error::Usage(
+                "--body applies to a single URL; with a config file set it per request".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn config_precedence() {
+        // CLI over the config's options.
+        let plan = run_cfg(
+            &[
+                "-d",
+                "9s",
+                "-t",
+                "4",
+                "-c",
+                "40",
+                "-p",
+                "3",
+                "--ramp-up-time",
+                "1s",
+            ],
+            CFG,
+        )
+        .unwrap();
+        assert_eq!(plan.duration, Some(Duration::from_secs(9)));
+        assert_eq!(
+            (plan.threads, plan.connections, plan.pipelining),
+            (4, 40, 3)
+        );
+        assert_eq!(plan.ramp_up, Some(Duration::from_secs(1)));
+        // The config over the defaults; defaults where neither says.
+        let plan = run_cfg(&[], r#"{"requests": [{"url": "http://h/"}]}"#).unwrap();
+        assert_eq!(plan.connections, 50);
+        assert_eq!(plan.threads, 4);
+        assert_eq!(plan.duration, Some(Duration::from_secs(10)));
+        assert!(plan.keepalive && plan.output.ui);
+        // -H overrides a config header of the same name on every request.
+        let plan = run_cfg(&["-H", "x-g: cli", "-H", "X-New: 1"], CFG).unwrap();
+        for ep in &plan.endpoints {
+            assert_eq!(
+                ep.headers,
+                vec![
+                    ("x-g".to_string(), "cli".to_string()),
+                    ("X-New".into(), "1".into())
+                ]
+            );
+        }
+        // --timeout is the default; a request's own timeout wins.
+        let plan = run_cfg(
+            &["--timeout", "2s"],
+            r#"{"requests": [{"url": "http://h/", "timeout": 0.5}, {"url": "http://h/x"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(plan.timeout, Duration::from_secs(2));
+        assert_eq!(plan.endpoints[0].timeout, Some(Duration::from_millis(500)));
+        assert_eq!(plan.endpoints[1].timeout, None);
+    }
+
+    #[test]
+    fn flag_rps() {
+        assert_eq!(
+            run(&["--rps", "100", URL]).unwrap().endpoints[0].rate,
+            Some(100.0)
+        );
+        assert_eq!(
+            run(&["-R", "0.5", URL]).unwrap().endpoints[0].rate,
+            Some(0.5)
+        );
+        assert_eq!(
+            run(&["--rate=5k", URL]).unwrap().endpoints[0].rate,
+            Some(5000.0)
+        );
+        assert_eq!(run(&[URL]).unwrap().endpoints[0].rate, None);
+        // Per request, not shared: requests without rps get N each; rps 0 stays closed.
+        let plan = run_cfg(&["--rps", "10"], CFG).unwrap();
+        let rates: Vec<Option<f64>> = plan.endpoints.iter().map(|e| e.rate).collect();
+        assert_eq!(rates, vec![Some(7.0), Some(10.0), None]);
+        for bad in ["0", "-5", "fast", "inf", "NaN"] {
+            assert_eq!(
+                run_err(&["--rps", bad, URL]),
+                format!(
+                    "--rps: invalid rate '{bad}': expected a number of requests per second \
+                     > 0, e.g. 100, 0.5, 5k"
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn flag_concurrent_requests() {
+        let plan = run(&["--concurrent-requests", "5", "-t", "3", URL]).unwrap();
+        assert_eq!((plan.connections, plan.threads), (15, 3));
+        let plan = run(&["--concurrent-requests", "5", URL]).unwrap();
+        assert_eq!((plan.connections, plan.threads), (20, 4));
+        let plan = run_cfg(&["--concurrent-requests", "2"], CFG).unwrap();
+        assert_eq!((plan.connections, plan.threads), (4, 2));
+        assert_eq!(
+            run_err(&["--concurrent-requests", "0", URL]),
+            "--concurrent-requests: must be at least 1 (got 0)"
+        );
+        assert_eq!(
+            run_err(&["--concurrent-requests", "2", "-c", "8", URL]),
+            "--connections and --concurrent-requests cannot both be given \
+             (-c is the total, --concurrent-requests is per worker)"
+        );
+        assert_eq!(
+            run_err(&["--concurrent-requests", "1M", "-t", "2", URL]),
+            "--concurrent-requests 1000000 x 2 threads is 2000000 connections \
+             (at most 1000000)"
+        );
+    }
+
+    #[test]
+    fn flag_ramp_up_time() {
+        assert_eq!(
+            run(&["--ramp-up-time", "5s", URL]).unwrap().ramp_up,
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(run(&["--ramp-up-time", "0", URL]).unwrap().ramp_up, None);
+        assert_eq!(
+            run_err(&["--ramp-up-time", "soon", URL]),
+            "--ramp-up-time: invalid duration 'soon': expected a number with a unit, \
+             e.g. 10s, 1m30s, 500ms"
+        );
+    }
+
+    #[test]
+    fn flag_autoscale_and_max_connections() {
+        let plan = run(&["--autoscale", "-c", "10", URL]).unwrap();
+        assert!(plan.autoscale);
+        assert_eq!(plan.max_connections, 40);
+        let plan = run(&["--autoscale", "--max-connections", "15", "-c", "10", URL]).unwrap();
+        assert_eq!(plan.max_connections, 15);
+        assert_eq!(
+            run_err(&["--max-connections", "15", URL]),
+            "--max-connections needs --autoscale"
+        );
+        assert_eq!(
+            run_err(&["--autoscale", "--max-connections", "5", "-c", "10", URL]),
+            "--max-connections 5 is less than --connections 10"
+        );
+        assert_eq!(
+            run_err(&["--autoscale=yes", URL]),
+            "--autoscale takes no value (got 'yes')"
+        );
+    }
+
+    #[test]
+    fn flag_export() {
+        assert_eq!(
+            run(&["--export", "out/dir", URL]).unwrap().export,
+            Some(PathBuf::from("out/dir"))
+        );
+        assert_eq!(run_err(&[URL, "--export"]), "missing value for --export");
+    }
+
+    #[test]
+    fn flag_early_exit() {
+        let plan = run(&[
+            "--early-exit-on-error",
+            "--error-rate-threshold",
+            "0.05",
+            "--error-count-threshold",
+            "50",
+            "--error-status-codes",
+            "500, 503,500",
+            URL,
+        ])
+        .unwrap();
+        assert_eq!(
+            plan.early_exit,
+            Some(EarlyExit {
+                error_rate: Some(0.05),
+                error_count: Some(50),
+                status_codes: vec![500, 503],
+                window: None,
+            })
+        );
+        // The flags override the config's thresholds one by one; its window stays.
+        let plan = run_cfg(
+            &["--early-exit-on-error", "--error-count-threshold", "9"],
+            CFG,
+        )
+        .unwrap();
+        let rule = plan.early_exit.unwrap();
+        assert_eq!(rule.error_rate, Some(0.1));
+        assert_eq!(rule.error_count, Some(9));
+        assert_eq!(rule.window, Some(Duration::from_secs(5)));
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["--early-exit-on-error", URL],
+                "--early-exit-on-error needs a threshold: --error-rate-threshold, \
+                 --error-count-threshold or --error-status-codes (or workerEarlyExit in \
+                 the config)",
+            ),
+            (
+                &["--error-rate-threshold", "0.1", URL],
+                "--error-rate-threshold needs --early-exit-on-error",
+            ),
+            (
+                &["--error-status-codes", "500", URL],
+                "--error-status-codes needs --early-exit-on-error",
+            ),
+            (
+                &["--early-exit-on-error", "--error-rate-threshold", "5%", URL],
+                "--error-rate-threshold: invalid value '5%': expected a fraction above 0 \
+                 and at most 1, e.g. 0.05",
+            ),
+            (
+                &[
+                    "--early-exit-on-error",
+                    "--error-rate-threshold",
+                    "1.5",
+                    URL,
+                ],
+                "--error-rate-threshold: invalid value '1.5': expected a fraction above 0 \
+                 and at most 1, e.g. 0.05",
+            ),
+            (
+                &["--early-exit-on-error", "--error-count-threshold", "0", URL],
+                "--error-count-threshold: must be at least 1 (got 0)",
+            ),
+            (
+                &[
+                    "--early-exit-on-error",
+                    "--error-status-codes",
+                    "500,abc",
+                    URL,
+                ],
+                "--error-status-codes: invalid status 'abc' in '500,abc': expected codes \
+                 100-599 separated by commas, e.g. 500,503",
+            ),
+            (
+                &["--early-exit-on-error", "--error-status-codes", "600", URL],
+                "--error-status-codes: invalid status '600' in '600': expected codes \
+                 100-599 separated by commas, e.g. 500,503",
+            ),
+        ];
+        for (args, want) in cases {
+            assert_eq!(run_err(args), *want, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn subcommands_init_schema_run() {
+        assert_eq!(cmd(&["init"]), Ok(Command::Init));
+        assert_eq!(cmd(&["schema"]), Ok(Command::Schema));
+        assert_eq!(cmd(&["init", "--help"]), Ok(Command::Help(help())));
+        assert_eq!(
+            cmd(&["init", "x.json"]),
+            Err(Error::Usage(
+                "'tressi init' takes no arguments (got 'x.json')".into()
+            ))
+        );
+        assert_eq!(
+            cmd(&["schema", "-c", "1"]),
+            Err(Error::Usage(
+                "'tressi schema' takes no arguments (got '-c')".into()
+            ))
+        );
+        match cmd(&["run", "/nonexistent/r.json", "--no-ui"]) {
+            Err(Error::Config(m)) => {
+                assert!(
+                    m.starts_with("config /nonexistent/r.json: cannot read: "),
+                    "{m}"
+                )
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            cmd(&["run", "a.json", "--config", "b.json"]),
+            Err(Error::Usage(
+                "'tressi run FILE' and --config cannot both be given".into()
+            ))
+        );
+        assert_eq!(
+            cmd(&["run"]),
+            Err(Error::Usage(
+                "missing config FILE (usage: tressi run FILE [OPTIONS])".into()
+            ))
+        );
+        assert_eq!(
+            cmd(&["-c", "2", "init"]),
+            Err(Error::Usage(
+                "'init' is a subcommand and must come first ('tressi init ...'); \
+                 for a host named init write http://init/"
+                    .into()
+            ))
         );
     }
 
@@ -1205,6 +1894,22 @@ mod tests {
             "target",
             "--listen",
             "--body-size",
+            "--config",
+            "--rps",
+            "--rate",
+            "--concurrent-requests",
+            "--ramp-up-time",
+            "--autoscale",
+            "--max-connections",
+            "--export",
+            "--early-exit-on-error",
+            "--error-rate-threshold",
+            "--error-count-threshold",
+            "--error-status-codes",
+            "init",
+            "schema",
+            "run FILE",
+            "Exit status",
             "Examples:",
             "[50]",
             "[10s",

@@ -28,6 +28,20 @@ fn real_main() -> Result<u8, Error> {
             let _ = writeln!(out, "tressi {}", env!("CARGO_PKG_VERSION"));
         }
         Command::Target(opts) => tressi::target_server::run_cli(&opts)?,
+        Command::Init => {
+            let path = tressi::config::init(std::path::Path::new("."))?;
+            let _ = writeln!(
+                out,
+                "wrote {} (run it with 'tressi run {}')",
+                path.display(),
+                tressi::config::INIT_FILE
+            );
+        }
+        Command::Schema => {
+            let text = serde_json::to_string_pretty(&tressi::config::schema())
+                .map_err(|e| Error::Setup(e.to_string()))?;
+            let _ = writeln!(out, "{text}");
+        }
         Command::Run(plan) => {
             tressi::signal::install();
             let ui = plan.output.ui && io::stderr().is_terminal();

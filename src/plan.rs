@@ -138,6 +138,11 @@ pub enum Command {
     Help(String),
     /// `-V/--version`.
     Version,
+    /// `tressi init`: write the starter `tressi.config.json` in the current directory
+    /// (never overwriting an existing file).
+    Init,
+    /// `tressi schema`: print the config's JSON Schema on stdout.
+    Schema,
 }
 
 /// Options of the built-in target server.
