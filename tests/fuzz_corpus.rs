@@ -64,7 +64,7 @@ fn url_corpus() {
 /// (`fuzz/known-bugs/<target>/`). Once fixed, move them into `fuzz/corpus/<target>/` and
 /// drop the `ignore`.
 #[test]
-#[ignore = "cli bug: unknown-option and unexpected-argument errors print the raw argument, so a newline in it splits the one-line error"]
+#[ignore = "cli bug: errors echo raw arguments (unknown option, extra URL, bad count/duration, non-UTF-8 values), so CR/LF in them splits the error line"]
 fn cli_known_bugs() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/known-bugs/cli");
     let files = files_in(&dir);
