@@ -396,3 +396,329 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+// ---------------------------------------------------------------------------------------
+// Hostile-server helpers (tests/hostile.rs, tests/memory.rs).
+
+/// Runs `tressi ARGS --json --no-ui` bounded by `limit`: expects exit 0 and no panic,
+/// checks the totals, returns the parsed summary.
+pub fn tressi_json_within(args: &[&str], limit: Duration) -> serde_json::Value {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--json", "--no-ui"]);
+    let out = tressi(&all, limit);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("panicked"),
+        "tressi {all:?} panicked: {stderr}"
+    );
+    assert!(
+        out.status.success(),
+        "tressi {all:?} failed: {}\n{stderr}",
+        out.status
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+    check_totals(&v);
+    v
+}
+
+/// What a hostile server did, counted by the server itself.
+#[derive(Default, Debug)]
+pub struct Counters {
+    /// Connections accepted (including tressi's set-up probe).
+    pub accepted: AtomicU64,
+    /// Complete request heads received.
+    pub requests: AtomicU64,
+    /// Request body bytes received (framed by Content-Length).
+    pub body_bytes: AtomicU64,
+    /// Requests that carried a Transfer-Encoding header or a body without Content-Length.
+    pub bad_framing: AtomicU64,
+    /// Responses written completely.
+    pub responses: AtomicU64,
+    /// Response bytes written.
+    pub bytes_written: AtomicU64,
+    /// Most requests seen on one connection.
+    pub max_per_conn: AtomicU64,
+    /// Free counter for the test's own use (e.g. slow or reset responses).
+    pub special: AtomicU64,
+}
+
+impl Counters {
+    pub fn get(&self, c: &AtomicU64) -> u64 {
+        c.load(Ordering::SeqCst)
+    }
+}
+
+/// One parsed request head.
+#[derive(Debug, Clone)]
+pub struct Req {
+    pub method: String,
+    pub head: String,
+    pub content_length: Option<u64>,
+}
+
+impl Req {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+}
+
+/// One accepted connection of a `HostileServer`, handed to the test's handler on its own
+/// thread. Reads poll a stop flag every 20 ms, so handlers end when the server drops.
+pub struct Session {
+    pub stream: TcpStream,
+    pub counters: Arc<Counters>,
+    /// 0-based index of this connection in accept order.
+    pub index: u64,
+    pub stop: Arc<AtomicBool>,
+    buf: Vec<u8>,
+    on_conn: u64,
+}
+
+impl Session {
+    /// Waits for the next complete request (head and Content-Length body). `None` at end
+    /// of stream, on error, or when the server stops.
+    pub fn next_request(&mut self) -> Option<Req> {
+        loop {
+            if let Some(req) = self.buffered_request() {
+                return Some(req);
+            }
+            if !self.fill() {
+                return None;
+            }
+        }
+    }
+
+    /// A complete request already in the buffer, without reading.
+    pub fn buffered_request(&mut self) -> Option<Req> {
+        let end = find(&self.buf, b"\r\n\r\n")?;
+        let head = String::from_utf8_lossy(&self.buf[..end]).into_owned();
+        let method = head.split(' ').next().unwrap_or_default().to_string();
+        let mut req = Req {
+            method,
+            head,
+            content_length: None,
+        };
+        req.content_length = req.header("content-length").and_then(|v| v.parse().ok());
+        if req.header("transfer-encoding").is_some() {
+            self.counters.bad_framing.fetch_add(1, Ordering::SeqCst);
+        }
+        let body = req.content_length.unwrap_or(0) as usize;
+        if self.buf.len() < end + 4 + body {
+            return None;
+        }
+        self.buf.drain(..end + 4 + body);
+        self.on_conn += 1;
+        self.counters.requests.fetch_add(1, Ordering::SeqCst);
+        self.counters
+            .body_bytes
+            .fetch_add(body as u64, Ordering::SeqCst);
+        self.counters
+            .max_per_conn
+            .fetch_max(self.on_conn, Ordering::SeqCst);
+        Some(req)
+    }
+
+    /// One read into the buffer; false at end of stream, error or stop.
+    fn fill(&mut self) -> bool {
+        let mut chunk = [0u8; 16384];
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return false,
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    return true;
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => return false,
+            }
+        }
+    }
+
+    /// Writes bytes (counted in `bytes_written`); false if the peer is gone.
+    pub fn write(&mut self, bytes: &[u8]) -> bool {
+        match self.stream.write_all(bytes) {
+            Ok(()) => {
+                self.counters
+                    .bytes_written
+                    .fetch_add(bytes.len() as u64, Ordering::SeqCst);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Writes one whole response and counts it.
+    pub fn respond(&mut self, bytes: &[u8]) -> bool {
+        let ok = self.write(bytes);
+        if ok {
+            self.counters.responses.fetch_add(1, Ordering::SeqCst);
+        }
+        ok
+    }
+
+    /// Writes `bytes` in the pieces given by `cuts` (ascending offsets), pausing `gap`
+    /// between pieces so that they arrive apart (TCP_NODELAY is on).
+    pub fn write_pieces(&mut self, bytes: &[u8], cuts: &[usize], gap: Duration) -> bool {
+        let mut at = 0;
+        for &c in cuts.iter().chain(std::iter::once(&bytes.len())) {
+            let c = c.clamp(at, bytes.len());
+            if c > at {
+                if !self.write(&bytes[at..c]) {
+                    return false;
+                }
+                at = c;
+                thread::sleep(gap);
+            }
+        }
+        true
+    }
+
+    /// Closes with an RST (SO_LINGER 0) instead of a FIN.
+    pub fn reset(self) {
+        set_linger_zero(&self.stream);
+        drop(self.stream);
+    }
+
+    /// Closes the way a polite server does: FIN first, then discards what the client
+    /// still sends (so the kernel does not answer unread data with an RST), then closes.
+    pub fn close_quietly(mut self) {
+        let _ = self.stream.shutdown(Shutdown::Write);
+        let deadline = Instant::now() + Duration::from_millis(500);
+        let mut chunk = [0u8; 4096];
+        while Instant::now() < deadline && !self.stop.load(Ordering::Relaxed) {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+/// SO_LINGER {on, 0}: the next close sends an RST (std has no set_linger).
+pub fn set_linger_zero<S: std::os::fd::AsRawFd>(s: &S) {
+    let l = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: setsockopt reads `l`, which outlives the call; the fd is open.
+    let rc = unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&l as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0, "setsockopt(SO_LINGER)");
+}
+
+/// A loopback server that runs `handler` on its own thread for every accepted
+/// connection and counts what it did (`Counters`). Stops accepting on drop; handlers
+/// see `stop` within 20 ms.
+pub struct HostileServer {
+    pub addr: SocketAddr,
+    pub counters: Arc<Counters>,
+    stop: Arc<AtomicBool>,
+    accept: Option<JoinHandle<()>>,
+}
+
+impl HostileServer {
+    pub fn start<F>(handler: F) -> HostileServer
+    where
+        F: Fn(Session) + Send + Sync + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let counters = Arc::new(Counters::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let handler = Arc::new(handler);
+        let (c2, st2) = (counters.clone(), stop.clone());
+        let accept = thread::spawn(move || {
+            let mut index = 0;
+            while !st2.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((sock, _)) => {
+                        c2.accepted.fetch_add(1, Ordering::SeqCst);
+                        let _ = sock.set_nonblocking(false);
+                        let _ = sock.set_nodelay(true);
+                        let _ = sock.set_read_timeout(Some(Duration::from_millis(20)));
+                        let session = Session {
+                            stream: sock,
+                            counters: c2.clone(),
+                            index,
+                            stop: st2.clone(),
+                            buf: Vec::new(),
+                            on_conn: 0,
+                        };
+                        index += 1;
+                        let h = handler.clone();
+                        thread::spawn(move || h(session));
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(1)),
+                }
+            }
+        });
+        HostileServer {
+            addr,
+            counters,
+            stop,
+            accept: Some(accept),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Shortcut: a counter's current value.
+    pub fn n(&self, f: impl Fn(&Counters) -> &AtomicU64) -> u64 {
+        f(&self.counters).load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for HostileServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.accept.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// A tiny xorshift64* generator (no rand crate): reproducible cuts from a seed.
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0.max(1);
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform-ish in `0..n` (n > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
