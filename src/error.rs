@@ -19,12 +19,36 @@ pub enum Error {
 }
 
 impl fmt::Display for Error {
+    /// One line, always: control characters that came from user input (a newline in an
+    /// argument, say) are shown escaped.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::Usage(m) | Error::Config(m) | Error::Setup(m) => f.write_str(m),
-            Error::Url(m) => write!(f, "bad URL: {m}"),
+        let (prefix, m) = match self {
+            Error::Usage(m) | Error::Config(m) | Error::Setup(m) => ("", m),
+            Error::Url(m) => ("bad URL: ", m),
+        };
+        f.write_str(prefix)?;
+        for c in m.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_debug())?;
+            } else {
+                write!(f, "{c}")?;
+            }
         }
+        Ok(())
     }
 }
 
 impl std::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_stay_on_one_line() {
+        let e = Error::Usage("unknown option '--a\nb\r\u{1b}[31m'".into());
+        assert_eq!(e.to_string(), "unknown option '--a\\nb\\r\\u{1b}[31m'");
+        assert_eq!(Error::Url("x".into()).to_string(), "bad URL: x");
+        assert_eq!(Error::Setup("café ✓".into()).to_string(), "café ✓");
+    }
+}

@@ -38,22 +38,10 @@ fn may_read_special_file(data: &[u8]) -> bool {
     has(b"body-file") && [&b"dev"[..], b"proc", b"sys", b"fd"].iter().any(|n| has(n))
 }
 
-fn skip_known() -> bool {
-    static SKIP: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *SKIP.get_or_init(|| std::env::var_os("TRESSI_FUZZ_SKIP_KNOWN").is_some())
-}
-
 /// `cli::parse` on NUL-separated arguments: never panics; an error is one non-empty
 /// line (it is printed as `tressi: <message>`); a run plan is internally consistent.
-///
-/// With `TRESSI_FUZZ_SKIP_KNOWN` set, inputs containing CR or LF are skipped: the
-/// known bug in `fuzz/known-bugs/cli/` (raw arguments echoed in error lines) would
-/// otherwise stop every fuzzing run at once.
 pub fn check_cli(data: &[u8]) {
-    if may_read_special_file(data) || (skip_known() && data.contains(&b'\n')) {
-        return;
-    }
-    if skip_known() && data.contains(&b'\r') {
+    if may_read_special_file(data) {
         return;
     }
     match cli::parse(split_args(data)) {

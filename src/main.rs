@@ -19,7 +19,7 @@ fn main() -> ExitCode {
 
 fn real_main() -> Result<u8, Error> {
     let mut code = 0;
-    let mut out = io::stdout().lock();
+    let mut out = io::BufWriter::new(io::stdout().lock());
     match tressi::cli::parse(std::env::args_os().skip(1))? {
         Command::Help(text) => {
             let _ = out.write_all(text.as_bytes());
@@ -48,8 +48,14 @@ fn real_main() -> Result<u8, Error> {
             if ui {
                 let _ = writeln!(io::stderr(), "tressi: running {}", describe(&plan));
             }
+            if let Some(dir) = &plan.export {
+                report::prepare_export_dir(dir)?;
+            }
             let summary = tressi::run(&plan)?;
             print(&summary, plan.output.json, &mut out);
+            if let Some(dir) = &plan.export {
+                report::write_exports(&summary, dir)?;
+            }
             if summary.early_exit.is_some() {
                 code = 3;
             }

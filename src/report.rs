@@ -1,16 +1,53 @@
 //! Final reports: the `Summary` as a text report (wrk/autocannon style, fits 80 columns)
-//! or as one JSON object. Writes into any `io::Write`; never reads a clock, never touches
-//! stats while a run is going.
+//! or as one JSON object, and the `--export DIR` files. Writes into any `io::Write` (the
+//! export functions are the only file I/O); never reads a clock, never touches stats
+//! while a run is going.
 
+use crate::error::Error;
 use crate::stats::Summary;
 use crate::units::{format_bytes, format_duration};
 use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Writes the summary as one pretty-printed JSON object and a newline.
 pub fn write_json(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     serde_json::to_writer_pretty(&mut *out, s).map_err(io::Error::other)?;
     writeln!(out)
+}
+
+/// Checks before a run that `dir` can take the export files (creating it if missing),
+/// so a typo costs a clear error instead of a finished run with nowhere to go.
+pub fn prepare_export_dir(dir: &Path) -> Result<(), Error> {
+    let fail = |e: io::Error| Error::Setup(format!("--export {}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let probe = dir.join(format!(".tressi-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"").map_err(fail)?;
+    std::fs::remove_file(&probe).map_err(fail)
+}
+
+/// Writes the export files into `dir` (created if missing): `summary.json` (the same
+/// object `--json` prints). Each file is written whole under a temporary name, then
+/// renamed, so a reader never sees half a file. Returns the paths written.
+pub fn write_exports(s: &Summary, dir: &Path) -> Result<Vec<PathBuf>, Error> {
+    let fail =
+        |what: &Path, e: io::Error| Error::Setup(format!("--export {}: {e}", what.display()));
+    std::fs::create_dir_all(dir).map_err(|e| fail(dir, e))?;
+    let mut json = Vec::new();
+    write_json(s, &mut json).map_err(|e| fail(dir, e))?;
+    let path = dir.join("summary.json");
+    write_whole(&path, &json).map_err(|e| fail(&path, e))?;
+    Ok(vec![path])
+}
+
+fn write_whole(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp-{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
 }
 
 fn us(v: u64) -> String {
@@ -379,6 +416,33 @@ mod tests {
         assert!(text.contains("no responses"));
         assert!(text.contains("Status       none"));
         assert!(text.contains("Errors       none"));
+    }
+
+    #[test]
+    fn exports_write_summary_json_whole() {
+        let dir = std::env::temp_dir().join(format!("tressi-export-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let nested = dir.join("a/b");
+        prepare_export_dir(&nested).unwrap();
+        let written = write_exports(&sample(), &nested).unwrap();
+        assert_eq!(written, vec![nested.join("summary.json")]);
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&written[0]).unwrap()).unwrap();
+        assert_eq!(v["requests"]["completed"], 1_234_567);
+        let names: Vec<_> = std::fs::read_dir(&nested)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["summary.json"], "no temporary or probe file left");
+        // A file where the directory should be is a clear error.
+        let file = dir.join("file");
+        std::fs::write(&file, b"x").unwrap();
+        let e = prepare_export_dir(&file).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!("--export {}:", file.display())),
+            "{e}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -150,11 +150,10 @@ fn bad_command_lines_give_one_line_and_exit_2() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Found by the `cli` fuzz target: error messages echo the offending argument raw, so a
-/// CR or LF in it breaks the one-line rule (`tressi: unknown option '--a` / `b'`).
-/// Same inputs as `fuzz/known-bugs/cli/`.
+/// Found by the `cli` fuzz target: error messages echoed the offending argument raw, so
+/// a CR or LF in it broke the one-line rule (`tressi: unknown option '--a` / `b'`). The
+/// error type now escapes control characters; the same inputs are in `fuzz/corpus/cli/`.
 #[test]
-#[ignore = "cli bug: errors echo raw arguments (unknown option, extra URL, bad count/duration, non-UTF-8 values), so CR/LF in them splits the error line"]
 fn control_characters_in_arguments_stay_on_one_line() {
     let cases: [&[&str]; 6] = [
         &["--a\nb", U],

@@ -59,18 +59,3 @@ fn url_corpus() {
     let n = replay("url", tressi::fuzzing::check_url);
     assert!(n >= 12, "only {n} url inputs");
 }
-
-/// Inputs that still break a check because of a bug outside this suite's files
-/// (`fuzz/known-bugs/<target>/`). Once fixed, move them into `fuzz/corpus/<target>/` and
-/// drop the `ignore`.
-#[test]
-#[ignore = "cli bug: errors echo raw arguments (unknown option, extra URL, bad count/duration, non-UTF-8 values), so CR/LF in them splits the error line"]
-fn cli_known_bugs() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/known-bugs/cli");
-    let files = files_in(&dir);
-    assert!(!files.is_empty());
-    for path in files {
-        eprintln!("replaying {}", path.display());
-        tressi::fuzzing::check_cli(&fs::read(&path).unwrap());
-    }
-}
