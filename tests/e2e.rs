@@ -326,3 +326,157 @@ fn nginx_duration_run() {
     assert_eq!(error_total(&v), 0, "{v}");
     assert_eq!(count(&v, &["connections", "established"]), 50);
 }
+
+/// Writes `text` as a config file in a fresh temp dir and returns its path.
+fn config_file(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tressi-e2e-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn the_original_tools_example_config_runs_against_the_built_in_target() {
+    // The original tool's README config (older shape: global headers, a GET and a POST
+    // with a JSON payload), pointed at the built-in target.
+    let target = TargetProcess::start(&[]);
+    let text = format!(
+        r#"{{
+  "$schema": "https://raw.githubusercontent.com/kevinchatham/tressi/main/schemas/tressi.schema.v0.0.5.json",
+  "headers": {{ "Content-Type": "application/json", "Authorization": "Bearer 123" }},
+  "requests": [
+    {{ "url": "{get}", "method": "GET" }},
+    {{ "url": "{post}", "method": "POST", "payload": {{ "name": "Test User" }} }}
+  ]
+}}"#,
+        get = target.url("/posts/1"),
+        post = target.url("/posts"),
+    );
+    let path = config_file("original", &text);
+    let v = tressi_json(&[
+        "run",
+        path.to_str().unwrap(),
+        "-n",
+        "2000",
+        "--workers",
+        "1",
+    ]);
+    assert_eq!(count(&v, &["requests", "completed"]), 2000, "{v}");
+    assert_eq!(error_total(&v), 0, "{v}");
+    let eps = v["endpoints"].as_array().unwrap();
+    assert_eq!(eps.len(), 2);
+    assert_eq!(eps[0]["method"], "GET");
+    assert_eq!(eps[1]["method"], "POST");
+    // Closed loop, equal weights: the two endpoints alternate.
+    assert_eq!(count(&eps[0], &["requests", "completed"]), 1000);
+    assert_eq!(count(&eps[1], &["requests", "completed"]), 1000);
+    assert_eq!(target.stop(), 2000);
+}
+
+#[test]
+fn rps_flag_applies_to_every_endpoint_of_a_config() {
+    let target = TargetProcess::start(&[]);
+    let requests: Vec<String> = (0..10)
+        .map(|i| format!(r#"{{ "url": "{}" }}"#, target.url(&format!("/e{i}"))))
+        .collect();
+    let text = format!(r#"{{ "requests": [{}] }}"#, requests.join(","));
+    let path = config_file("ten", &text);
+    let v = tressi_json(&[
+        "--config",
+        path.to_str().unwrap(),
+        "--rps",
+        "10",
+        "--duration",
+        "2",
+        "--workers",
+        "1",
+        "-c",
+        "10",
+    ]);
+    assert_eq!(v["target_rps"], 100.0, "ten endpoints at 10 req/s each");
+    for e in v["endpoints"].as_array().unwrap() {
+        assert_eq!(e["target_rps"], 10.0);
+        let sent = count(e, &["requests", "sent"]);
+        assert!(
+            (19..=21).contains(&sent),
+            "{sent} sent in 2 s at 10 req/s: {e}"
+        );
+    }
+    assert_eq!(error_total(&v), 0, "{v}");
+}
+
+#[test]
+fn early_exit_on_a_status_code_exits_3_and_says_why() {
+    let srv = ScriptedServer::start(Script {
+        response: b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n".to_vec(),
+        close_after: false,
+        delay: Duration::ZERO,
+    });
+    let out = tressi(
+        &[
+            &srv.url("/"),
+            "-c",
+            "2",
+            "-d",
+            "20s",
+            "--rps",
+            "100",
+            "--early-exit-on-error",
+            "--error-status-codes",
+            "503",
+            "--no-ui",
+        ],
+        Duration::from_secs(15),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("Stopped early: status 503 seen"), "{text}");
+}
+
+#[test]
+fn export_writes_the_summary_and_an_unwritable_dir_is_a_setup_error() {
+    let target = TargetProcess::start(&[]);
+    let dir = std::env::temp_dir().join(format!("tressi-e2e-export-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = tressi(
+        &[
+            &target.url("/"),
+            "-n",
+            "100",
+            "-c",
+            "2",
+            "--no-ui",
+            "--export",
+            dir.to_str().unwrap(),
+        ],
+        Duration::from_secs(20),
+    );
+    assert!(out.status.success());
+    let v: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(count(&v, &["requests", "completed"]), 100);
+    // A regular file where the directory should be: refused before any request is sent.
+    let file = dir.join("summary.json");
+    let out = tressi(
+        &[
+            &target.url("/"),
+            "-n",
+            "100",
+            "--no-ui",
+            "--export",
+            file.to_str().unwrap(),
+        ],
+        Duration::from_secs(20),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.starts_with("tressi: --export "), "{err}");
+    assert_eq!(target.stop(), 100, "the refused run sent nothing");
+    let _ = std::fs::remove_dir_all(&dir);
+}
