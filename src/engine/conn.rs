@@ -50,9 +50,9 @@ pub enum Outcome {
     Yield,
 }
 
-/// Reads per `on_readable` call before yielding to other connections (1 MiB with the
+/// Reads per `on_readable` call before yielding to other connections (256 KiB with the
 /// worker's 64 KiB buffer): one fast stream must not starve the loop.
-pub const MAX_READS: usize = 16;
+pub const MAX_READS: usize = 4;
 
 /// Most request slices gathered into one vectored write.
 const MAX_IOV: usize = 64;

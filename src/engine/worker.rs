@@ -110,6 +110,21 @@ struct Slot {
     /// In the worker's `hot` list: its last read ran out of budget with data left.
     /// `Some(drain)` keeps the drain flag of the event that started it.
     hot: Option<bool>,
+    /// Bumped at every connect and carried in the poll token, so an event of a socket
+    /// this slot already closed is recognised and ignored.
+    generation: u32,
+}
+
+/// Poll token of slot `key` in its `generation`.
+#[inline]
+fn token(key: usize, generation: u32) -> Token {
+    Token(key | ((generation as usize) << 32))
+}
+
+/// Slot key and generation of a poll token.
+#[inline]
+fn untoken(t: Token) -> (usize, u32) {
+    (t.0 & 0xffff_ffff, (t.0 >> 32) as u32)
 }
 
 /// A request of an open pool waiting for a connection with room.
@@ -172,6 +187,8 @@ struct Worker<'a> {
     /// and a spare list to swap with while they are served.
     hot: Vec<usize>,
     hot_spare: Vec<usize>,
+    /// Keys of expired timers, reused by every `run_timers`.
+    expired: Vec<usize>,
 }
 
 /// Runs one worker to the end and returns its counts.
@@ -246,6 +263,7 @@ pub fn run(plan: &WorkerPlan, control: &Control, origin: Instant) -> io::Result<
         next_publish_ns: PUBLISH_EVERY_NS,
         hot: Vec::with_capacity(total_slots),
         hot_spare: Vec::with_capacity(total_slots),
+        expired: Vec::with_capacity(total_slots + plan.endpoints.len()),
     };
     w.run_loop()?;
     Ok(w.stats)
@@ -254,8 +272,6 @@ pub fn run(plan: &WorkerPlan, control: &Control, origin: Instant) -> io::Result<
 impl Worker<'_> {
     fn run_loop(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
-        let mut expired: Vec<usize> =
-            Vec::with_capacity(self.slots.capacity() + self.endpoints.len());
         let now = clock(self.origin);
         for (p, pool) in self.plan.pools.iter().enumerate() {
             for _ in 0..pool.connections {
@@ -288,25 +304,26 @@ impl Worker<'_> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
+            let mut n = 0u32;
             for ev in events.iter() {
                 // One clock read per readiness event: the best observation of when its
                 // bytes were there, and the send time of what it writes.
                 let now = clock(self.origin);
-                self.on_event(ev.token().0, ev, now);
+                if self.past_stop(now) {
+                    break; // the rest of the batch is after the end of the run
+                }
+                let (key, generation) = untoken(ev.token());
+                self.on_event(key, generation, ev, now);
+                // Timers are due while a long batch is handled: run them now, so a busy
+                // loop cannot make timeouts late.
+                n += 1;
+                if n % 16 == 0 && self.timers_due(now) {
+                    self.run_timers(now);
+                }
             }
             self.serve_hot();
             let now = clock(self.origin);
-            self.wheel.expire(now, |key| expired.push(key));
-            for key in expired.drain(..) {
-                if key >= WAKE_KEY {
-                    let ep = key - WAKE_KEY;
-                    if let Some(e) = self.endpoints.get_mut(ep) {
-                        e.wake = None;
-                    }
-                } else {
-                    self.on_timer(key, now);
-                }
-            }
+            self.run_timers(now);
         }
         // The run stopped: whatever is outstanding is "in flight at stop", whatever still
         // waits for a connection was never sent. (Closing the sockets, when the slab
@@ -327,11 +344,14 @@ impl Worker<'_> {
         Ok(())
     }
 
+    /// The run's duration is over.
+    #[inline]
+    fn past_stop(&self, now: u64) -> bool {
+        self.plan.stop_at_ns.is_some_and(|t| now >= t)
+    }
+
     fn should_stop(&self, now: u64) -> bool {
-        if self.plan.stop_at_ns.is_some_and(|t| now >= t)
-            || signal::stop_requested()
-            || self.control.stop_requested()
-        {
+        if self.past_stop(now) || signal::stop_requested() || self.control.stop_requested() {
             return true;
         }
         if self.remaining == 0 {
@@ -502,16 +522,46 @@ impl Worker<'_> {
         }
     }
 
-    fn on_event(&mut self, key: usize, ev: &mio::event::Event, now: u64) {
+    /// True when the wheel has a timer due at `now`.
+    #[inline]
+    fn timers_due(&self, now: u64) -> bool {
+        self.wheel.next_deadline().is_some_and(|d| d <= now)
+    }
+
+    /// Fires every timer due at `now`: connect and response timeouts, back-offs, rate
+    /// wake-ups.
+    fn run_timers(&mut self, now: u64) {
+        let mut expired = std::mem::take(&mut self.expired);
+        self.wheel.expire(now, |key| expired.push(key));
+        for key in expired.drain(..) {
+            if key >= WAKE_KEY {
+                if let Some(e) = self.endpoints.get_mut(key - WAKE_KEY) {
+                    e.wake = None;
+                }
+            } else {
+                self.on_timer(key, now);
+            }
+        }
+        self.expired = expired;
+    }
+
+    fn on_event(&mut self, key: usize, generation: u32, ev: &mio::event::Event, now: u64) {
         let Some(slot) = self.slots.get_mut(key) else {
             return;
         };
+        if slot.generation != generation {
+            return; // an event of a socket this slot has closed since
+        }
         match slot.conn.phase {
             Phase::Down => {} // a stale event for a socket already closed
             Phase::Connecting => {
                 if ev.is_writable() || ev.is_error() || ev.is_write_closed() || ev.is_read_closed()
                 {
-                    self.on_connect_ready(key, now);
+                    let clean = ev.is_writable()
+                        && !ev.is_error()
+                        && !ev.is_write_closed()
+                        && !ev.is_read_closed();
+                    self.on_connect_ready(key, clean, now);
                 }
             }
             Phase::Open => {
@@ -569,16 +619,26 @@ impl Worker<'_> {
                 continue;
             }
             let now = clock(self.origin);
+            if self.past_stop(now) {
+                break;
+            }
             if self.read(key, drain, now) {
                 self.refill(key, now);
                 self.flush(key, now);
+            }
+            if self.timers_due(now) {
+                self.run_timers(now);
             }
         }
         self.hot_spare = list;
     }
 
     /// The connect of `key` reported readiness: find out whether it succeeded.
-    fn on_connect_ready(&mut self, key: usize, now: u64) {
+    ///
+    /// `clean`: the event said writable with no error or hang-up, which on its own means
+    /// the connect completed (saves a `getpeername` per connect); otherwise the peer
+    /// address tells a spurious wake-up from a failure.
+    fn on_connect_ready(&mut self, key: usize, clean: bool, now: u64) {
         let Some(slot) = self.slots.get_mut(key) else {
             return;
         };
@@ -587,6 +647,7 @@ impl Worker<'_> {
         };
         let failed = match stream.take_error() {
             Ok(Some(_)) | Err(_) => true,
+            Ok(None) if clean => false,
             Ok(None) => match stream.peer_addr() {
                 Ok(_) => false,
                 // Not connected yet: a spurious wake-up; wait for the next event.
@@ -693,12 +754,11 @@ impl Worker<'_> {
         }
     }
 
-    /// Deregisters and closes the socket of `key`, if any.
+    /// Closes the socket of `key`, if any. (Closing the descriptor removes it from the
+    /// epoll set: no separate deregister call.)
     fn drop_socket(&mut self, key: usize) {
         if let Some(slot) = self.slots.get_mut(key) {
-            if let Some(mut s) = slot.conn.io.take() {
-                let _ = self.poll.registry().deregister(&mut s);
-            }
+            drop(slot.conn.io.take());
             slot.conn.phase = Phase::Down;
             slot.hot = None;
         }
@@ -712,6 +772,7 @@ impl Worker<'_> {
             pool: p,
             listed: false,
             hot: None,
+            generation: 0,
         });
         self.pools[p].slots += 1;
         self.connect(key, now);
@@ -729,10 +790,12 @@ impl Worker<'_> {
             self.wheel.cancel(id);
         }
         let addr = self.pools[slot.pool].addr;
+        slot.generation = slot.generation.wrapping_add(1);
+        let tok = token(key, slot.generation);
         let registered = TcpStream::connect(addr).and_then(|mut s| {
             self.poll
                 .registry()
-                .register(&mut s, Token(key), Interest::READABLE | Interest::WRITABLE)
+                .register(&mut s, tok, Interest::READABLE | Interest::WRITABLE)
                 .map(|()| s)
         });
         match registered {
