@@ -81,8 +81,21 @@ pub fn run_watched(plan: &Plan, watch: &mut dyn FnMut(&Snapshot)) -> Result<Summ
         1
     };
     let stop_at_ns = plan.duration.map(|d| d.as_nanos() as u64);
+    // `-n` is split in proportion to each worker's connections (a worker without any
+    // could never send its share).
+    let conns: Vec<u64> = (0..threads)
+        .map(|i| {
+            (0..layout.pools.len())
+                .map(|k| pool_share(&layout, k, threads, i))
+                .sum()
+        })
+        .collect();
+    let quotas = plan.requests.map(|n| split_by(n, &conns));
     let plans: Vec<WorkerPlan> = (0..threads)
-        .map(|i| worker_plan(plan, &layout, threads, i, pipelining, stop_at_ns))
+        .map(|i| {
+            let quota = quotas.as_ref().map(|q| q[i]);
+            worker_plan(plan, &layout, threads, i, quota, pipelining, stop_at_ns)
+        })
         .collect();
     let control = Control::new(threads, plan.endpoints.len());
     let mut exits = EarlyExits::new(plan);
@@ -296,40 +309,25 @@ fn layout(plan: &Plan) -> Result<Layout, Error> {
     })
 }
 
-/// Worker `i`'s part of the plan: its share of every pool's connections (at least one
-/// per pool), of every rate (phase-shifted so the workers interleave) and of `-n`.
+/// Worker `i`'s part of the plan: its share of every pool's connections (the first
+/// workers get the remainder; a worker may get none of a small pool), of every rate in
+/// proportion to its connections in that endpoint's pool (phase-shifted so the workers
+/// interleave), and `quota` of `-n`.
 fn worker_plan(
     plan: &Plan,
     layout: &Layout,
     threads: usize,
     i: usize,
+    quota: Option<u64>,
     pipelining: usize,
     stop_at_ns: Option<u64>,
 ) -> WorkerPlan {
-    let endpoints = plan
-        .endpoints
-        .iter()
-        .enumerate()
-        .map(|(e, ep)| {
-            let rate = ep.rate.map(|r| r / threads as f64);
-            WorkerEndpoint {
-                request: request::render(ep, plan.keepalive),
-                head: ep.method == "HEAD",
-                timeout: ep.timeout.unwrap_or(plan.timeout),
-                rate,
-                ramp_up: ep.ramp_up.or(plan.ramp_up).unwrap_or(Duration::ZERO),
-                phase: Duration::from_nanos(
-                    rate.map_or(0, |r| rate::bucket::Bucket::phase_ns(i, threads, r)),
-                ),
-                pool: layout.endpoint_pool[e],
-            }
-        })
-        .collect();
-    let pools = layout
+    let pools: Vec<PoolPlan> = layout
         .pools
         .iter()
-        .map(|p| {
-            let connections = (share(p.connections as u64, threads, i) as usize).max(1);
+        .enumerate()
+        .map(|(k, p)| {
+            let connections = pool_share(layout, k, threads, i) as usize;
             PoolPlan {
                 connections,
                 max_connections: (share(p.max_connections as u64, threads, i) as usize)
@@ -338,16 +336,79 @@ fn worker_plan(
             }
         })
         .collect();
+    let endpoints = plan
+        .endpoints
+        .iter()
+        .enumerate()
+        .map(|(e, ep)| {
+            let pool = layout.endpoint_pool[e];
+            let of_pool =
+                pools[pool].connections as f64 / layout.pools[pool].connections.max(1) as f64;
+            let rate = ep.rate.map(|r| r * of_pool);
+            WorkerEndpoint {
+                request: request::render(ep, plan.keepalive),
+                head: ep.method == "HEAD",
+                timeout: ep.timeout.unwrap_or(plan.timeout),
+                rate,
+                ramp_up: ep.ramp_up.or(plan.ramp_up).unwrap_or(Duration::ZERO),
+                // Worker i starts i/R into endpoint's schedule (R its total rate).
+                phase: Duration::from_nanos(
+                    ep.rate
+                        .map_or(0, |r| rate::bucket::Bucket::phase_ns(i, 1, r)),
+                ),
+                pool,
+            }
+        })
+        .collect();
     WorkerPlan {
         index: i,
         endpoints,
         pools,
-        quota: plan.requests.map(|n| share(n, threads, i)),
+        quota,
         pipelining,
         connect_timeout: plan.connect_timeout,
         stop_at_ns,
         limits: Default::default(),
     }
+}
+
+/// `total` split in proportion to `weights` (largest remainders first; all to the first
+/// when every weight is 0).
+fn split_by(total: u64, weights: &[u64]) -> Vec<u64> {
+    let sum: u64 = weights.iter().sum();
+    if sum == 0 {
+        let mut out = vec![0; weights.len()];
+        if let Some(first) = out.first_mut() {
+            *first = total;
+        }
+        return out;
+    }
+    let exact: Vec<u128> = weights
+        .iter()
+        .map(|&w| u128::from(total) * u128::from(w))
+        .collect();
+    let mut out: Vec<u64> = exact.iter().map(|x| (x / u128::from(sum)) as u64).collect();
+    let mut order: Vec<usize> = (0..weights.len()).collect();
+    order.sort_by_key(|&k| std::cmp::Reverse(exact[k] % u128::from(sum)));
+    let mut left = total - out.iter().sum::<u64>();
+    for k in order {
+        if left == 0 {
+            break;
+        }
+        out[k] += 1;
+        left -= 1;
+    }
+    out
+}
+
+/// Worker `i`'s connections of pool `k`. The remainders of successive pools go to
+/// successive workers (pool `k` starts where pool `k - 1` left off), so small pools
+/// spread over the workers instead of all landing on the first.
+fn pool_share(layout: &Layout, k: usize, threads: usize, i: usize) -> u64 {
+    let threads = threads.max(1);
+    let before: usize = layout.pools[..k].iter().map(|p| p.connections).sum();
+    let rotated = (i + threads - before % threads) % threads;
+    share(layout.pools[k].connections as u64, threads, rotated)
 }
 
 /// Worker `i`'s share of `total` split over `n` workers (the first ones get the rest).
@@ -413,6 +474,49 @@ pub fn demo(json: bool, ui: bool) -> Result<(Summary, u64), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn layout_of(conns: &[usize]) -> Layout {
+        Layout {
+            pools: conns
+                .iter()
+                .map(|&c| PoolPlan {
+                    addr: SocketAddr::from(([127, 0, 0, 1], 1)),
+                    kind: PoolKind::Open,
+                    connections: c,
+                    max_connections: c,
+                })
+                .collect(),
+            endpoint_pool: vec![],
+        }
+    }
+
+    #[test]
+    fn small_pools_spread_over_the_workers() {
+        // Two pools of one connection and two workers: one each, not both on worker 0.
+        let l = layout_of(&[1, 1]);
+        assert_eq!([pool_share(&l, 0, 2, 0), pool_share(&l, 1, 2, 0)], [1, 0]);
+        assert_eq!([pool_share(&l, 0, 2, 1), pool_share(&l, 1, 2, 1)], [0, 1]);
+        // Every pool's connections are handed out exactly.
+        for conns in [&[5usize, 3, 1][..], &[1, 1, 1, 1], &[7], &[0, 2]] {
+            let l = layout_of(conns);
+            for threads in 1..5 {
+                for (k, &c) in conns.iter().enumerate() {
+                    let given: u64 = (0..threads).map(|i| pool_share(&l, k, threads, i)).sum();
+                    assert_eq!(given, c as u64, "{conns:?} over {threads}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn split_by_weights_adds_up_and_follows_the_weights() {
+        assert_eq!(split_by(10, &[1, 1]), [5, 5]);
+        assert_eq!(split_by(10, &[3, 1]), [8, 2]); // 7.5 / 2.5: largest remainder first
+        assert_eq!(split_by(7, &[0, 2, 1]), [0, 5, 2]);
+        assert_eq!(split_by(5, &[0, 0]), [5, 0]);
+        assert_eq!(split_by(0, &[1, 2]), [0, 0]);
+        assert_eq!(split_by(u64::MAX, &[1, 1]).iter().sum::<u64>(), u64::MAX);
+    }
 
     #[test]
     fn shares_add_up() {

@@ -140,6 +140,26 @@ pub fn write_text(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
             "  Rate         target {target:.1}/s (rated endpoints), {} never sent",
             grouped(r.unsent)
         )?;
+        let ramps: Vec<f64> = s
+            .endpoints
+            .iter()
+            .filter_map(|e| e.ramp_up_s)
+            .filter(|r| *r > 0.0)
+            .collect();
+        if let (Some(lo), Some(hi)) = (
+            ramps.iter().copied().reduce(f64::min),
+            ramps.iter().copied().reduce(f64::max),
+        ) {
+            let span = if lo == hi {
+                format!("{lo:.1}s")
+            } else {
+                format!("{lo:.1}s to {hi:.1}s")
+            };
+            writeln!(
+                out,
+                "               rates ramped up linearly from 0 over {span}"
+            )?;
+        }
     }
     if r.completed > 0 {
         if s.target_rps.is_some() {
@@ -363,7 +383,7 @@ mod tests {
         }
         st.endpoints[1].unsent = 7;
         st.slots_established = 4;
-        let p = plan(
+        let mut p = plan(
             &[
                 ("http://h:8080/users?page=1", Some(10.0)),
                 (
@@ -373,10 +393,12 @@ mod tests {
             ],
             4,
         );
+        p.ramp_up = Some(std::time::Duration::from_secs(5));
         let text = text(&summary(&st, &p, 1, 10.0));
         for needle in [
             "2 endpoints",
             "target 10.0/s (rated endpoints), 7 never sent",
+            "rates ramped up linearly from 0 over 5.0s",
             "coordinated omission corrected",
             "Service      mean 1.00ms",
             "GET /users?page=1",

@@ -313,3 +313,30 @@ fn autoscale_opens_connections_while_a_rate_falls_behind() {
     assert_eq!(s.connections.autoscaled, 7, "{:?}", s.connections);
     assert_eq!(s.connections.established, 8);
 }
+
+#[test]
+fn mixed_rated_and_closed_endpoints_over_two_workers_use_exactly_the_connections_asked() {
+    let srv = PathServer::start(None);
+    let plan = Plan {
+        connections: 2,
+        threads: 2,
+        duration: Some(Duration::from_secs(2)),
+        ..Plan::new(vec![
+            endpoint(&srv.url("/rated"), Some(100.0), 1),
+            endpoint(&srv.url("/closed"), None, 1),
+        ])
+    };
+    let s = tressi::run(&plan).unwrap();
+    assert_eq!(s.connections.established, 2, "{:?}", s.connections);
+    assert_eq!(s.errors.total(), 0);
+    let rated = srv.count("/rated");
+    assert!(
+        within(rated, 200.0, 0.01),
+        "rated endpoint got {rated} in 2 s at 100 req/s"
+    );
+    assert!(
+        srv.count("/closed") > 200,
+        "the closed loop runs as fast as it can"
+    );
+    assert_eq!(s.endpoints[0].requests.unsent, 0);
+}
