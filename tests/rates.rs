@@ -340,3 +340,26 @@ fn mixed_rated_and_closed_endpoints_over_two_workers_use_exactly_the_connections
     );
     assert_eq!(s.endpoints[0].requests.unsent, 0);
 }
+
+#[test]
+fn rated_requests_leave_close_to_their_intended_time() {
+    // An idle worker wakes for each token by a timerfd (ns), not by the poll timeout
+    // (whole ms, rounded up): the corrected latency must not carry ~0.5 ms of the
+    // client's own lateness. Lateness = response time − service time.
+    let srv = PathServer::start(None);
+    let plan = Plan {
+        connections: 4,
+        threads: 1,
+        duration: Some(Duration::from_secs(2)),
+        ..Plan::new(vec![endpoint(&srv.url("/"), Some(200.0), 1)])
+    };
+    let s = tressi::run(&plan).unwrap();
+    assert_eq!(s.errors.total(), 0);
+    let late = s.latency_us.p50.saturating_sub(s.service_us.p50);
+    assert!(
+        late < 400,
+        "median send lateness {late} µs (response p50 {} µs, service p50 {} µs)",
+        s.latency_us.p50,
+        s.service_us.p50
+    );
+}

@@ -43,6 +43,89 @@ const BACKOFF_MAX_NS: u64 = 1_000_000_000;
 /// Wheel keys at or above this are rate wake-ups of endpoint `key - WAKE_KEY`; below,
 /// they are connection slab keys.
 const WAKE_KEY: usize = 1 << 40;
+/// Poll token of the worker's precise timer (slot tokens never reach it: keys and
+/// generations are 32-bit).
+const TIMER_TOKEN: Token = Token(usize::MAX);
+
+/// A timerfd that ends the poll at a deadline to the nanosecond. mio's poll timeout is
+/// in whole milliseconds, rounded up, so an idle worker would send a rated request up to
+/// 1 ms after its intended time — and that delay would show in the corrected latency.
+/// Armed only when a deadline is near and only when it changes (one `timerfd_settime`).
+struct PreciseTimer {
+    fd: std::os::fd::OwnedFd,
+    /// Deadline it is armed for (ns since the run's origin).
+    armed: Option<u64>,
+    /// CLOCK_MONOTONIC of the run's origin, in ns (`Instant` is CLOCK_MONOTONIC).
+    origin_mono_ns: u64,
+}
+
+impl PreciseTimer {
+    fn new(poll: &Poll, origin: Instant) -> io::Result<PreciseTimer> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        // SAFETY: plain syscalls; the returned descriptor is owned from here on.
+        let fd = unsafe {
+            let fd = libc::timerfd_create(
+                libc::CLOCK_MONOTONIC,
+                libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+            );
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            std::os::fd::OwnedFd::from_raw_fd(fd)
+        };
+        let raw = fd.as_raw_fd();
+        poll.registry().register(
+            &mut mio::unix::SourceFd(&raw),
+            TIMER_TOKEN,
+            Interest::READABLE,
+        )?;
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: writes the current time into `ts`.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+        let mono_now = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
+        let origin_mono_ns = mono_now.saturating_sub(origin.elapsed().as_nanos() as u64);
+        // Less timer slack for this thread: epoll and the timer wake when asked.
+        // SAFETY: prctl with integer arguments only.
+        unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong) };
+        Ok(PreciseTimer {
+            fd,
+            armed: None,
+            origin_mono_ns,
+        })
+    }
+
+    /// Makes sure the timer fires at `at_ns` (since the origin).
+    fn arm(&mut self, at_ns: u64) {
+        use std::os::fd::AsRawFd;
+        if self.armed == Some(at_ns) {
+            return;
+        }
+        let abs = self.origin_mono_ns.saturating_add(at_ns).max(1);
+        let spec = libc::itimerspec {
+            it_interval: libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            },
+            it_value: libc::timespec {
+                tv_sec: (abs / 1_000_000_000) as libc::time_t,
+                tv_nsec: (abs % 1_000_000_000) as libc::c_long,
+            },
+        };
+        // SAFETY: `spec` is a valid itimerspec; the old value is not wanted.
+        let rc = unsafe {
+            libc::timerfd_settime(
+                self.fd.as_raw_fd(),
+                libc::TFD_TIMER_ABSTIME,
+                &spec,
+                std::ptr::null_mut(),
+            )
+        };
+        self.armed = (rc == 0).then_some(at_ns);
+    }
+}
 
 /// One endpoint as this worker drives it.
 #[derive(Debug, Clone)]
@@ -272,6 +355,8 @@ pub fn run(plan: &WorkerPlan, control: &Control, origin: Instant) -> io::Result<
 impl Worker<'_> {
     fn run_loop(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
+        // Without a timerfd (an unusual sandbox), the poll timeout does it, to the ms.
+        let mut timer = PreciseTimer::new(&self.poll, self.origin).ok();
         let now = clock(self.origin);
         for (p, pool) in self.plan.pools.iter().enumerate() {
             for _ in 0..pool.connections {
@@ -298,8 +383,19 @@ impl Worker<'_> {
             if !self.hot.is_empty() {
                 wake = now; // connections with data left: just collect new events
             }
-            let timeout = Duration::from_nanos(wake.saturating_sub(now));
-            match self.poll.poll(&mut events, Some(timeout)) {
+            let timeout = match timer.as_mut() {
+                // A near deadline: the timerfd ends the wait to the nanosecond.
+                Some(t) if wake > now && wake < now + MAX_POLL_NS => {
+                    t.arm(wake);
+                    if t.armed == Some(wake) {
+                        None
+                    } else {
+                        Some(Duration::from_nanos(wake - now))
+                    }
+                }
+                _ => Some(Duration::from_nanos(wake.saturating_sub(now))),
+            };
+            match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -311,6 +407,12 @@ impl Worker<'_> {
                 let now = clock(self.origin);
                 if self.past_stop(now) {
                     break; // the rest of the batch is after the end of the run
+                }
+                if ev.token() == TIMER_TOKEN {
+                    if let Some(t) = timer.as_mut() {
+                        t.armed = None; // fired (or re-armed below when still wanted)
+                    }
+                    continue;
                 }
                 let (key, generation) = untoken(ev.token());
                 self.on_event(key, generation, ev, now);
