@@ -105,8 +105,10 @@ fn conn_turn(
         let req = InFlight {
             intended_ns: now,
             sent_ns: now,
+            deadline_ns: u64::MAX,
             endpoint: 0,
             head: false,
+            close: false,
         };
         c.enqueue(req, stats);
     }

@@ -33,6 +33,18 @@ use stats::{RunFacts, WorkerStats};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+/// The smallest rate accepted: one request every ~11.6 days.
+pub const MIN_RATE: f64 = 1e-6;
+
+/// The request says `Connection: close` (`--no-keepalive`, or the header given by hand).
+fn asks_to_close(plan: &Plan, e: &Endpoint) -> bool {
+    !plan.keepalive
+        || e.headers.iter().any(|(n, v)| {
+            n.eq_ignore_ascii_case("connection")
+                && v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close"))
+        })
+}
+
 /// How often the main thread looks at the workers' snapshots during a run.
 const WATCH_EVERY: Duration = Duration::from_millis(50);
 
@@ -45,8 +57,8 @@ pub fn run(plan: &Plan) -> Result<Summary, Error> {
     run_watched(plan, &mut |_| {})
 }
 
-/// Like `run`, calling `watch` with the summed counts of all workers about four times a
-/// second while the run goes on (for live progress).
+/// Like `run`, calling `watch` with the summed counts of all workers once when they
+/// start, then about four times a second while the run goes on (for live progress).
 pub fn run_watched(plan: &Plan, watch: &mut dyn FnMut(&Snapshot)) -> Result<Summary, Error> {
     if plan.endpoints.is_empty() {
         return Err(Error::Usage("no URL to test".into()));
@@ -61,6 +73,16 @@ pub fn run_watched(plan: &Plan, watch: &mut dyn FnMut(&Snapshot)) -> Result<Summ
             e.target.url()
         )));
     }
+    for e in &plan.endpoints {
+        if let Some(r) = e.rate {
+            if !(r.is_finite() && r >= MIN_RATE) {
+                return Err(Error::Usage(format!(
+                    "{}: rate {r} req/s is out of range (at least {MIN_RATE})",
+                    e.target.url()
+                )));
+            }
+        }
+    }
     let layout = layout(plan)?;
     let threads = plan.threads.clamp(1, plan.connections.max(1));
     // Each connection is a descriptor; keep a margin for stdio, epoll and the probe.
@@ -74,12 +96,10 @@ pub fn run_watched(plan: &Plan, watch: &mut dyn FnMut(&Snapshot)) -> Result<Summ
             plan.connections
         )));
     }
-    // Without keep-alive every response ends its connection: pipelining cannot apply.
-    let pipelining = if plan.keepalive {
-        plan.pipelining.max(1)
-    } else {
-        1
-    };
+    // A request that says `Connection: close` ends its connection: pipelining behind it
+    // cannot apply.
+    let closes = plan.endpoints.iter().any(|e| asks_to_close(plan, e));
+    let pipelining = if closes { 1 } else { plan.pipelining.max(1) };
     let stop_at_ns = plan.duration.map(|d| d.as_nanos() as u64);
     // `-n` is split in proportion to each worker's connections (a worker without any
     // could never send its share).
@@ -117,7 +137,10 @@ pub fn run_watched(plan: &Plan, watch: &mut dyn FnMut(&Snapshot)) -> Result<Summ
             }
         }
         let mut snapshot = Snapshot::new(plan.endpoints.len());
-        let mut next_watch = Duration::ZERO;
+        // A first call as soon as the workers run (the caller may install its signal
+        // handlers now: until here a signal simply ends the process).
+        watch(&snapshot);
+        let mut next_watch = engine::progress::PUBLISH_INTERVAL;
         while handles.iter().any(|h| !h.is_finished()) {
             std::thread::sleep(WATCH_EVERY);
             if origin.elapsed() >= next_watch {
@@ -151,7 +174,9 @@ pub fn run_watched(plan: &Plan, watch: &mut dyn FnMut(&Snapshot)) -> Result<Summ
         pipelining,
         duration_s: total.stopped_ns as f64 / 1e9,
     };
-    Ok(Summary::new(&total, facts, fired))
+    let mut summary = Summary::new(&total, facts, fired);
+    summary.interrupted = signal::stop_requested();
+    Ok(summary)
 }
 
 /// The run's early-exit rules: the run-wide one over all endpoints, and each
@@ -249,59 +274,91 @@ fn layout(plan: &Plan) -> Result<Layout, Error> {
         };
         origin_of.push(idx);
     }
-    // Pools: per origin, an open pool for its rated endpoints and a closed pool for the
-    // others. Connections are split in proportion to the endpoints each pool serves
-    // (at least one each).
-    let mut pools = Vec::new();
-    let mut endpoint_pool = vec![0; plan.endpoints.len()];
-    let n_endpoints = plan.endpoints.len();
-    let mut given = 0usize;
-    for (o, (_, _, addr)) in origins.iter().enumerate() {
+    let addrs: Vec<SocketAddr> = origins.iter().map(|(_, _, a)| *a).collect();
+    pools_for(plan, &origin_of, &addrs)
+}
+
+/// The pools of a run and their connections (pure): per address, an open pool for its
+/// rated endpoints and a closed pool for the others. Every pool gets one connection,
+/// the rest of `-c` goes in proportion to the endpoints each pool serves, and among the
+/// closed pools (one per host) in proportion to their endpoints' weights — so `weight`
+/// holds across hosts too, as far as connections decide it. The total is exactly `-c`.
+fn pools_for(plan: &Plan, origin_of: &[usize], addrs: &[SocketAddr]) -> Result<Layout, Error> {
+    let n = plan.endpoints.len().max(1);
+    let mut specs: Vec<(SocketAddr, bool, Vec<usize>)> = Vec::new();
+    for (o, addr) in addrs.iter().enumerate() {
         for open in [true, false] {
-            let members: Vec<usize> = (0..n_endpoints)
+            let members: Vec<usize> = (0..plan.endpoints.len())
                 .filter(|&e| origin_of[e] == o && plan.endpoints[e].rate.is_some() == open)
                 .collect();
-            if members.is_empty() {
-                continue;
+            if !members.is_empty() {
+                specs.push((*addr, open, members));
             }
-            let conns = (plan.connections * members.len() / n_endpoints).max(1);
-            given += conns;
-            for &e in &members {
-                endpoint_pool[e] = pools.len();
-            }
-            let kind = if open {
-                PoolKind::Open
-            } else {
-                PoolKind::Closed {
-                    weights: members
-                        .iter()
-                        .map(|&e| plan.endpoints[e].weight.max(1))
-                        .collect(),
-                    endpoints: members,
-                }
-            };
-            let max_connections = if open && plan.autoscale {
-                plan.max_connections.max(conns)
-            } else {
-                conns
-            };
-            pools.push(PoolPlan {
-                addr: *addr,
-                kind,
-                connections: conns,
-                max_connections,
-            });
         }
     }
-    // Rounding down may leave connections unassigned: give them out in pool order.
-    let mut i = 0;
-    while given < plan.connections && !pools.is_empty() {
-        let n = pools.len();
-        let p = &mut pools[i % n];
-        p.connections += 1;
-        p.max_connections = p.max_connections.max(p.connections);
-        given += 1;
-        i += 1;
+    if plan.connections < specs.len() {
+        return Err(Error::Usage(format!(
+            "--connections {} is fewer than the {} connection pools this run needs \
+             (one per host for its rated endpoints, one per host for the others)",
+            plan.connections,
+            specs.len()
+        )));
+    }
+    let weight = |e: usize| u64::from(plan.endpoints[e].weight.max(1));
+    let closed_endpoints = specs
+        .iter()
+        .filter(|s| !s.1)
+        .map(|s| s.2.len())
+        .sum::<usize>();
+    let closed_weight: u64 = specs
+        .iter()
+        .filter(|s| !s.1)
+        .flat_map(|s| s.2.iter())
+        .map(|&e| weight(e))
+        .sum();
+    // Shares in millionths of -c.
+    let shares: Vec<u64> = specs
+        .iter()
+        .map(|(_, open, members)| {
+            let share = if *open {
+                members.len() as f64 / n as f64
+            } else {
+                let w: u64 = members.iter().map(|&e| weight(e)).sum();
+                closed_endpoints as f64 / n as f64 * w as f64 / closed_weight.max(1) as f64
+            };
+            (share * 1e6).round() as u64
+        })
+        .collect();
+    let extra = split_by((plan.connections - specs.len()) as u64, &shares);
+    let mut pools = Vec::with_capacity(specs.len());
+    let mut endpoint_pool = vec![0; plan.endpoints.len()];
+    for ((addr, open, members), extra) in specs.into_iter().zip(extra) {
+        let conns = 1 + extra as usize;
+        for &e in &members {
+            endpoint_pool[e] = pools.len();
+        }
+        let kind = if open {
+            PoolKind::Open
+        } else {
+            PoolKind::Closed {
+                weights: members
+                    .iter()
+                    .map(|&e| plan.endpoints[e].weight.max(1))
+                    .collect(),
+                endpoints: members,
+            }
+        };
+        let max_connections = if open && plan.autoscale {
+            plan.max_connections.max(conns)
+        } else {
+            conns
+        };
+        pools.push(PoolPlan {
+            addr,
+            kind,
+            connections: conns,
+            max_connections,
+        });
     }
     Ok(Layout {
         pools,
@@ -348,6 +405,7 @@ fn worker_plan(
             WorkerEndpoint {
                 request: request::render(ep, plan.keepalive),
                 head: ep.method == "HEAD",
+                close: asks_to_close(plan, ep),
                 timeout: ep.timeout.unwrap_or(plan.timeout),
                 rate,
                 ramp_up: ep.ramp_up.or(plan.ramp_up).unwrap_or(Duration::ZERO),

@@ -1,7 +1,7 @@
 //! The `tressi` binary: argv → `cli::parse` → run / demo / target → exit code.
 //! Thin on purpose: every decision lives in the library. Exit codes: 0 done, 2 usage or
 //! set-up error (printed once, as `tressi: <message>`), 3 an early-exit rule stopped the
-//! run (the report says which).
+//! run (the report says which), 130 interrupted by SIGINT/SIGTERM (after the report).
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
@@ -43,7 +43,6 @@ fn real_main() -> Result<u8, Error> {
             let _ = writeln!(out, "{text}");
         }
         Command::Run(plan) => {
-            tressi::signal::install();
             let ui = plan.output.ui && io::stderr().is_terminal();
             if ui {
                 let _ = writeln!(io::stderr(), "tressi: running {}", describe(&plan));
@@ -51,13 +50,18 @@ fn real_main() -> Result<u8, Error> {
             if let Some(dir) = &plan.export {
                 report::prepare_export_dir(dir)?;
             }
-            let summary = tressi::run(&plan)?;
+            // Signals end the process during set-up; once the workers run, the first one
+            // stops the run and the report is still printed.
+            let summary = tressi::run_watched(&plan, &mut |_| tressi::signal::install())?;
             print(&summary, plan.output.json, &mut out);
             if let Some(dir) = &plan.export {
                 report::write_exports(&summary, dir)?;
             }
             if summary.early_exit.is_some() {
                 code = 3;
+            }
+            if summary.interrupted {
+                code = 130;
             }
         }
         Command::Demo { json, ui } => {

@@ -119,6 +119,9 @@ pub fn write_text(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     if let Some(why) = &s.early_exit {
         writeln!(out, "  Stopped early: {why}")?;
     }
+    if s.interrupted {
+        writeln!(out, "  Interrupted: stopped by a signal before the end")?;
+    }
     writeln!(out)?;
     let r = &s.requests;
     writeln!(

@@ -1,17 +1,27 @@
 //! Process-wide stop request from SIGINT / SIGTERM: a handler sets one static flag that
-//! the worker loops and the built-in target read once per loop turn (never per request).
-//! Owns the only `unsafe` signal code; must not do anything in the handler but store.
+//! the worker loops and the built-in target read once per loop turn (never per request);
+//! a second signal exits at once. Owns the only signal code; the handler does nothing
+//! but an atomic swap and, the second time, `_exit`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(_sig: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
+    // A second signal: the user means it. Exit at once (128 + SIGINT, as shells do).
+    if STOP.swap(true, Ordering::SeqCst) {
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(130) };
+    }
 }
 
-/// Installs the SIGINT and SIGTERM handlers (idempotent).
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Installs the SIGINT and SIGTERM handlers (once; later calls do nothing).
 pub fn install() {
+    if INSTALLED.swap(true, Ordering::SeqCst) {
+        return;
+    }
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();

@@ -462,6 +462,8 @@ pub struct Summary {
     pub endpoints: Vec<EndpointSummary>,
     /// Set when an early-exit rule stopped the run: which one, with its figures.
     pub early_exit: Option<String>,
+    /// SIGINT or SIGTERM stopped the run before its end.
+    pub interrupted: bool,
     /// Merged response-time histogram (µs), for reports that need more than percentiles.
     #[serde(skip)]
     pub histogram: Histogram<u64>,
@@ -564,6 +566,7 @@ impl Summary {
             },
             endpoints,
             early_exit,
+            interrupted: false,
             histogram: total.latency,
         }
     }

@@ -28,10 +28,16 @@ pub struct InFlight {
     pub intended_ns: u64,
     /// When it was handed to the socket. Service time is measured from here.
     pub sent_ns: u64,
+    /// Its response is late after this (send time + its endpoint's timeout): a response
+    /// completed later counts as a timeout, never as a success.
+    pub deadline_ns: u64,
     /// Index of its endpoint (`Plan::endpoints`).
     pub endpoint: u32,
     /// It is a HEAD request: its response has no body.
     pub head: bool,
+    /// It says `Connection: close`: nothing more may be sent on the connection, which
+    /// ends after its response.
+    pub close: bool,
 }
 
 /// How a read or write turn left the connection.
@@ -243,15 +249,21 @@ impl<S: Read + Write> Conn<S> {
                 // Bytes nobody asked for: the stream is out of step; count and close.
                 return self.fail(ErrorKind::Parse, stats);
             };
-            match self.parser.feed(data, front.head) {
+            let (head, close, deadline) = (front.head, front.close, front.deadline_ns);
+            match self.parser.feed(data, head) {
                 Ok((used, Some(resp))) => {
+                    if now_ns > deadline {
+                        // Later than its timeout (the timer had not fired yet): it ends as
+                        // a timeout, like those queued behind it, and is not counted.
+                        return self.fail(ErrorKind::Timeout, stats);
+                    }
                     data = data.get(used..).unwrap_or(&[]);
                     let complete_request = self.write_idx > 0;
                     self.complete(resp.status, now_ns, stats);
-                    if !resp.keep_alive || !complete_request {
-                        // The server closes, or answered a request we had not finished
-                        // writing (its remaining bytes would now be misread): either way
-                        // this connection is done.
+                    if !resp.keep_alive || close || !complete_request {
+                        // The server closes, the request asked to close, or the server
+                        // answered a request we had not finished writing (its remaining
+                        // bytes would now be misread): this connection is done.
                         return self.finish(stats);
                     }
                 }
@@ -278,6 +290,14 @@ impl<S: Read + Write> Conn<S> {
 
     fn on_eof(&mut self, now_ns: u64, stats: &mut WorkerStats) -> Outcome {
         match self.parser.eof() {
+            Ok(Some(_))
+                if self
+                    .inflight
+                    .front()
+                    .is_some_and(|f| now_ns > f.deadline_ns) =>
+            {
+                self.fail(ErrorKind::Timeout, stats)
+            }
             Ok(Some(resp)) => {
                 self.complete(resp.status, now_ns, stats);
                 self.finish(stats)
@@ -443,8 +463,10 @@ mod tests {
         InFlight {
             intended_ns: intended,
             sent_ns: sent,
+            deadline_ns: sent + 1_000_000_000,
             endpoint,
             head: endpoint == 1,
+            close: false,
         }
     }
 
@@ -774,6 +796,43 @@ mod tests {
             c.on_readable(&mut scratch, 5, false, &mut st),
             Outcome::Yield
         );
+    }
+
+    #[test]
+    fn a_response_after_the_deadline_is_a_timeout_not_a_success() {
+        let mut st = WorkerStats::new(2);
+        let mut c = open(2, Mem::default());
+        send(&mut c, 2, 0, &mut st);
+        mem(&mut c).reads.push_back(Ok(OK.repeat(2)));
+        let mut scratch = [0u8; 1024];
+        assert_eq!(
+            c.on_readable(&mut scratch, 1_000_000_001, false, &mut st),
+            Outcome::Failed(ErrorKind::Timeout)
+        );
+        assert_eq!(st.total().completed, 0);
+        assert_eq!(st.error_count(ErrorKind::Timeout), 2);
+    }
+
+    #[test]
+    fn a_request_that_asked_to_close_ends_the_connection_after_its_response() {
+        let mut st = WorkerStats::new(2);
+        let mut c = open(1, Mem::default());
+        c.enqueue(
+            InFlight {
+                close: true,
+                ..req(0, 0, 0)
+            },
+            &mut st,
+        );
+        c.flush(&reqs(), &mut st);
+        // The server ignores the request's `Connection: close` and keeps the connection.
+        mem(&mut c).reads.push_back(Ok(OK.to_vec()));
+        let mut scratch = [0u8; 1024];
+        assert_eq!(
+            c.on_readable(&mut scratch, 5, false, &mut st),
+            Outcome::Finished
+        );
+        assert_eq!(st.total().completed, 1);
     }
 
     #[test]

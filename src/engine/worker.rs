@@ -37,6 +37,9 @@ const TICK_NS: u64 = 1_000_000;
 const SLOTS: usize = 4096;
 /// Longest poll timeout, so a stop request is noticed promptly.
 const MAX_POLL_NS: u64 = 100_000_000;
+/// Most tokens one endpoint releases per loop turn: an absurd rate must not stall the
+/// loop (tokens left due are counted as never sent at the stop).
+const MAX_TOKENS_PER_TURN: usize = 4096;
 /// Reconnect back-off: 10 ms doubling to 1 s.
 const BACKOFF_MIN_NS: u64 = 10_000_000;
 const BACKOFF_MAX_NS: u64 = 1_000_000_000;
@@ -134,11 +137,14 @@ pub struct WorkerEndpoint {
     pub request: Vec<u8>,
     /// HEAD: responses carry no body.
     pub head: bool,
+    /// The request says `Connection: close`: one request per connection.
+    pub close: bool,
     pub timeout: Duration,
     /// This worker's share of the endpoint's rate (req/s); `None` = closed loop.
     pub rate: Option<f64>,
     pub ramp_up: Duration,
-    /// Offset of this worker's schedule, so workers sharing an endpoint interleave.
+    /// Offset of this worker's schedule (from the moment its connections are up), so
+    /// workers sharing an endpoint interleave.
     pub phase: Duration,
     /// Index of the pool that serves it.
     pub pool: usize,
@@ -221,8 +227,10 @@ struct Pool {
     addr: SocketAddr,
     /// Closed pools: the weighted picker and the endpoints it picks from.
     closed: Option<(Swrr, Vec<usize>)>,
-    /// Open pools: connections that have room (may hold stale keys; checked on pop).
-    free: Vec<usize>,
+    /// Open pools: connections that have room, first come first served so that with
+    /// pipelining the requests spread over the connections (may hold stale keys; checked
+    /// on pop).
+    free: VecDeque<usize>,
     /// Open pools: requests due but not sent yet, oldest first (bounded).
     waiting: VecDeque<Waiting>,
     waiting_cap: usize,
@@ -240,8 +248,10 @@ fn clock(origin: Instant) -> u64 {
 
 struct EndpointState {
     head: bool,
+    close: bool,
     timeout_ns: u64,
     pool: usize,
+    /// The send schedule (rated endpoints), made when the worker's connections are up.
     bucket: Option<Bucket>,
     wake: Option<TimerId>,
 }
@@ -272,6 +282,9 @@ struct Worker<'a> {
     hot_spare: Vec<usize>,
     /// Keys of expired timers, reused by every `run_timers`.
     expired: Vec<usize>,
+    /// When the rated endpoints' schedules started (once the initial connections were
+    /// up, so the connect storm is not measured as latency); `None` before.
+    schedule_start_ns: Option<u64>,
 }
 
 /// Runs one worker to the end and returns its counts.
@@ -306,7 +319,7 @@ pub fn run(plan: &WorkerPlan, control: &Control, origin: Instant) -> io::Result<
             Pool {
                 addr: p.addr,
                 closed,
-                free: Vec::with_capacity(p.max_connections.max(p.connections)),
+                free: VecDeque::with_capacity(p.max_connections.max(p.connections)),
                 waiting: VecDeque::with_capacity(waiting_cap),
                 waiting_cap,
                 slots: 0,
@@ -320,11 +333,10 @@ pub fn run(plan: &WorkerPlan, control: &Control, origin: Instant) -> io::Result<
         .iter()
         .map(|e| EndpointState {
             head: e.head,
+            close: e.close,
             timeout_ns: e.timeout.as_nanos() as u64,
             pool: e.pool,
-            bucket: e
-                .rate
-                .map(|r| Bucket::new(r, e.ramp_up.as_nanos() as u64, e.phase.as_nanos() as u64)),
+            bucket: None,
             wake: None,
         })
         .collect();
@@ -347,6 +359,7 @@ pub fn run(plan: &WorkerPlan, control: &Control, origin: Instant) -> io::Result<
         hot: Vec::with_capacity(total_slots),
         hot_spare: Vec::with_capacity(total_slots),
         expired: Vec::with_capacity(total_slots + plan.endpoints.len()),
+        schedule_start_ns: None,
     };
     w.run_loop()?;
     Ok(w.stats)
@@ -368,6 +381,7 @@ impl Worker<'_> {
             if self.should_stop(now) {
                 break;
             }
+            self.start_schedules(now);
             self.release_due(now);
             if now >= self.next_publish_ns {
                 self.control.publish(self.plan.index, now, &self.stats);
@@ -441,6 +455,17 @@ impl Worker<'_> {
                 }
             }
         }
+        // Tokens that fell due before the stop but were never taken (the per-turn cap,
+        // or the quota) were never sent either.
+        let stop = self.stats.stopped_ns;
+        if self.remaining > 0 {
+            for (e, c) in self.endpoints.iter().zip(self.stats.endpoints.iter_mut()) {
+                if let Some(b) = &e.bucket {
+                    let left = b.due_before(stop).saturating_sub(b.issued());
+                    c.unsent = c.unsent.saturating_add(left.min(self.remaining));
+                }
+            }
+        }
         self.control
             .publish(self.plan.index, self.stats.stopped_ns, &self.stats);
         Ok(())
@@ -456,21 +481,57 @@ impl Worker<'_> {
         if self.past_stop(now) || signal::stop_requested() || self.control.stop_requested() {
             return true;
         }
-        if self.remaining == 0 {
-            return self.stats.outstanding() == 0
-                && self.pools.iter().all(|p| p.waiting.is_empty());
+        // A count-only run whose target cannot be reached (or went away) must not retry
+        // forever: give up after a few failed connects of every slot in a row (about
+        // 2 s of back-off).
+        if self.plan.stop_at_ns.is_none()
+            && self.connect_failures >= 8 * self.slots.len().max(1) as u64
+        {
+            return true;
         }
-        // A count-only run with nothing that can connect must not retry forever.
-        self.plan.stop_at_ns.is_none()
-            && self.stats.established == 0
-            && self.connect_failures >= 3 * self.slots.len() as u64 + 10
+        self.remaining == 0
+            && self.stats.outstanding() == 0
+            && self.pools.iter().all(|p| p.waiting.is_empty())
+    }
+
+    /// Starts the rated endpoints' schedules once no initial connect is pending (all
+    /// connected, or failed and backing off), so that the first requests do not wait for
+    /// connects that are the client's business, not the server's.
+    fn start_schedules(&mut self, now: u64) {
+        if self.schedule_start_ns.is_some() || self.pools.iter().any(|p| p.connecting > 0) {
+            return;
+        }
+        self.schedule_start_ns = Some(now);
+        for (state, e) in self.endpoints.iter_mut().zip(&self.plan.endpoints) {
+            state.bucket = e.rate.map(|r| {
+                Bucket::new(
+                    r,
+                    e.ramp_up.as_nanos() as u64,
+                    now.saturating_add(e.phase.as_nanos() as u64),
+                )
+            });
+        }
+    }
+
+    /// A request of endpoint `ep`, intended at `intended_ns`, sent now.
+    #[inline]
+    fn request(&self, ep: usize, intended_ns: u64, now: u64) -> InFlight {
+        let e = self.endpoints.get(ep);
+        InFlight {
+            intended_ns,
+            sent_ns: now,
+            deadline_ns: now.saturating_add(e.map_or(0, |e| e.timeout_ns)),
+            endpoint: ep as u32,
+            head: e.is_some_and(|e| e.head),
+            close: e.is_some_and(|e| e.close),
+        }
     }
 
     /// Takes every token that is due from the rated endpoints' schedules and sends (or
     /// queues) its request; makes sure a wake-up is set for the next one.
     fn release_due(&mut self, now: u64) {
         for ep in 0..self.endpoints.len() {
-            loop {
+            for _ in 0..MAX_TOKENS_PER_TURN {
                 if self.remaining == 0 {
                     break;
                 }
@@ -488,7 +549,8 @@ impl Worker<'_> {
             let e = &mut self.endpoints[ep];
             if e.wake.is_none() && self.remaining > 0 {
                 if let Some(due) = e.bucket.as_ref().and_then(Bucket::next_due) {
-                    e.wake = Some(self.wheel.schedule(due, WAKE_KEY + ep));
+                    // A token still due (the per-turn cap) wakes the loop at once.
+                    e.wake = Some(self.wheel.schedule(due.max(now), WAKE_KEY + ep));
                 }
             }
         }
@@ -497,7 +559,8 @@ impl Worker<'_> {
     /// A rated request is due: hand it to a connection with room, or let it wait.
     fn dispatch(&mut self, ep: usize, intended_ns: u64, now: u64) {
         let p = self.endpoints[ep].pool;
-        while let Some(key) = self.pools[p].free.pop() {
+        while let Some(key) = self.pools[p].free.pop_front() {
+            let req = self.request(ep, intended_ns, now);
             let Some(slot) = self.slots.get_mut(key) else {
                 continue;
             };
@@ -505,12 +568,6 @@ impl Worker<'_> {
             if slot.conn.room() == 0 {
                 continue; // stale entry
             }
-            let req = InFlight {
-                intended_ns,
-                sent_ns: now,
-                endpoint: ep as u32,
-                head: self.endpoints[ep].head,
-            };
             slot.conn.enqueue(req, &mut self.stats);
             self.arm_response_timer(key, now);
             self.flush(key, now);
@@ -542,53 +599,44 @@ impl Worker<'_> {
         let pool = &mut self.pools[slot.pool];
         if pool.closed.is_none() && !slot.listed && slot.conn.room() > 0 {
             slot.listed = true;
-            pool.free.push(key);
+            pool.free.push_back(key);
         }
     }
 
     /// Tops connection `key` up: waiting rated requests first (open pool), or the next
     /// closed-loop requests by weight (closed pool), within the quota and the duration.
     fn refill(&mut self, key: usize, now: u64) {
-        let Some(slot) = self.slots.get_mut(key) else {
+        let Some(slot) = self.slots.get(key) else {
             return;
         };
-        let pool = &mut self.pools[slot.pool];
+        let p = slot.pool;
         let mut added = false;
-        match pool.closed.as_mut() {
-            Some((swrr, eps)) => {
-                if self.plan.stop_at_ns.is_some_and(|t| now >= t) {
-                    return;
-                }
-                let room = (slot.conn.room() as u64).min(self.remaining);
-                for _ in 0..room {
-                    let ep = eps.get(swrr.next()).copied().unwrap_or(0);
-                    let req = InFlight {
-                        intended_ns: now,
-                        sent_ns: now,
-                        endpoint: ep as u32,
-                        head: self.endpoints.get(ep).is_some_and(|e| e.head),
-                    };
+        if self.pools[p].closed.is_some() {
+            if self.past_stop(now) {
+                return;
+            }
+            let room = (slot.conn.room() as u64).min(self.remaining);
+            for _ in 0..room {
+                let ep = match self.pools[p].closed.as_mut() {
+                    Some((swrr, eps)) => eps.get(swrr.next()).copied().unwrap_or(0),
+                    None => 0,
+                };
+                let req = self.request(ep, now, now);
+                if let Some(slot) = self.slots.get_mut(key) {
                     slot.conn.enqueue(req, &mut self.stats);
                     added = true;
                 }
-                if self.remaining != u64::MAX {
-                    self.remaining -= room;
-                }
             }
-            None => {
-                while slot.conn.room() > 0 {
-                    let Some(w) = pool.waiting.pop_front() else {
-                        break;
-                    };
-                    let req = InFlight {
-                        intended_ns: w.intended_ns,
-                        sent_ns: now,
-                        endpoint: w.endpoint,
-                        head: self
-                            .endpoints
-                            .get(w.endpoint as usize)
-                            .is_some_and(|e| e.head),
-                    };
+            if self.remaining != u64::MAX {
+                self.remaining -= room;
+            }
+        } else {
+            while self.slots.get(key).is_some_and(|s| s.conn.room() > 0) {
+                let Some(w) = self.pools[p].waiting.pop_front() else {
+                    break;
+                };
+                let req = self.request(w.endpoint as usize, w.intended_ns, now);
+                if let Some(slot) = self.slots.get_mut(key) {
                     slot.conn.enqueue(req, &mut self.stats);
                     added = true;
                 }
@@ -606,9 +654,8 @@ impl Worker<'_> {
             return;
         };
         if slot.timer.is_none() {
-            let ep = slot.conn.oldest().map_or(0, |r| r.endpoint as usize);
-            let timeout = self.endpoints.get(ep).map_or(0, |e| e.timeout_ns);
-            slot.timer = Some(self.wheel.schedule(now.saturating_add(timeout), key));
+            let due = slot.conn.oldest().map_or(now, |r| r.deadline_ns);
+            slot.timer = Some(self.wheel.schedule(due, key));
         }
     }
 
@@ -805,15 +852,12 @@ impl Worker<'_> {
                 let Some(oldest) = slot.conn.oldest() else {
                     return; // idle: the next request arms a timer again
                 };
-                let timeout = self
-                    .endpoints
-                    .get(oldest.endpoint as usize)
-                    .map_or(0, |e| e.timeout_ns);
-                let due = oldest.sent_ns.saturating_add(timeout);
+                let due = oldest.deadline_ns;
                 if now >= due {
                     // The oldest response is late: it (and whatever is queued behind it
-                    // on this connection) ends as a timeout; a late answer can never be
-                    // counted because the connection is replaced.
+                    // on this connection) ends as a timeout, and the connection is
+                    // replaced. (A response completed after its deadline before this
+                    // timer fired is a timeout too: see `Conn::on_bytes`.)
                     let outcome = slot.conn.fail(ErrorKind::Timeout, &mut self.stats);
                     self.closed(key, outcome, now);
                 } else {
@@ -840,8 +884,10 @@ impl Worker<'_> {
         };
         let failures = slot.conn.failures;
         let connect_kind = matches!(kind, ErrorKind::Connect | ErrorKind::ConnectTimeout);
-        let delay = if failures <= 1 && !connect_kind {
-            0 // one failure after successes: replace the connection at once
+        let delay = if kind == ErrorKind::Timeout || (failures <= 1 && !connect_kind) {
+            // A timeout already waited its time, and one failure after successes is a
+            // glitch: replace the connection at once.
+            0
         } else {
             let shift = failures.saturating_sub(1).min(7);
             (BACKOFF_MIN_NS << shift).min(BACKOFF_MAX_NS)

@@ -121,11 +121,68 @@ impl Bucket {
     pub fn issued(&self) -> u64 {
         self.issued
     }
+
+    /// How many tokens (from the first) are due strictly before `t_ns`: with `issued`,
+    /// the tokens that were due but not taken by `t_ns` (a run stopping at `t_ns` reports
+    /// them as never sent). Binary search over `due_of`, which never decreases.
+    pub fn due_before(&self, t_ns: u64) -> u64 {
+        let before = |k: u64| self.due_of(k).is_some_and(|d| d < t_ns);
+        if !before(0) {
+            return 0;
+        }
+        // Grow an upper bound, then bisect: `before(lo)` holds, `before(hi)` does not.
+        let (mut lo, mut hi) = (0u64, 1u64);
+        while before(hi) {
+            lo = hi;
+            hi = match hi.checked_mul(2) {
+                Some(h) => h,
+                None => return u64::MAX,
+            };
+        }
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if before(mid) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        hi
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn due_before_counts_what_take_would_have_returned() {
+        for (rate, ramp, phase) in [
+            (200.0, 0, 0),
+            (0.5, 0, 0),
+            (100.0, 2 * S, 0),
+            (1e6, 0, 7),
+            (3.3, S, S / 3),
+        ] {
+            let b = Bucket::new(rate, ramp, phase);
+            for t in [0, 1, S / 2, S, 5 * S, 5 * S + 1] {
+                let mut c = b.clone();
+                let mut taken = 0u64;
+                // Everything due strictly before t.
+                while c.next_due().is_some_and(|d| d < t) {
+                    c.take(t);
+                    taken += 1;
+                }
+                assert_eq!(
+                    b.due_before(t),
+                    taken,
+                    "rate {rate} ramp {ramp} phase {phase} t {t}"
+                );
+            }
+        }
+        assert_eq!(Bucket::new(0.0, 0, 0).due_before(u64::MAX), 0);
+        assert_eq!(Bucket::new(1e9, 0, 0).due_before(u64::MAX), u64::MAX);
+    }
 
     const S: u64 = 1_000_000_000;
 
