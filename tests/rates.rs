@@ -2,6 +2,9 @@
 //! in-process server that counts requests per path (so accuracy is judged by the server,
 //! not by the client's own bookkeeping). Every run is a few seconds on loopback.
 
+mod common;
+
+use common::{buckets, count, error_total, tressi_json_within, TimestampServer};
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -312,4 +315,154 @@ fn autoscale_opens_connections_while_a_rate_falls_behind() {
     let s = tressi::run(&plan).unwrap();
     assert_eq!(s.connections.autoscaled, 7, "{:?}", s.connections);
     assert_eq!(s.connections.established, 8);
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 5 items 16 and 17, judged by a server that timestamps every request's arrival
+// (`common::TimestampServer`), through the real binary (`-R`).
+
+/// Rate runs that judge timing take this lock, so they do not compete with each other
+/// for the CPU (the machine may have only two cores).
+static TIMING: Mutex<()> = Mutex::new(());
+
+fn timing_lock() -> std::sync::MutexGuard<'static, ()> {
+    TIMING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `tressi -R RATE -d SECS -c 10 -t THREADS URL` against a timestamping server: the
+/// server's arrivals total rate × duration ± 1%, every whole second (from the first
+/// arrival) is within ±5% of the rate, and no 10 ms bucket holds more than 3× its share
+/// (so no catch-up bursts, at second boundaries or elsewhere).
+fn check_rate_accuracy(rate: u64, secs: u64, threads: u64) {
+    let _serial = timing_lock();
+    let srv = TimestampServer::start(None);
+    let (r, d, t) = (rate.to_string(), format!("{secs}s"), threads.to_string());
+    let v = tressi_json_within(
+        &["-R", &r, "-d", &d, "-c", "10", "-t", &t, &srv.url("/")],
+        Duration::from_secs(secs + 10),
+    );
+    srv.settle(Duration::from_millis(100), Duration::from_secs(2));
+    let arrivals = srv.arrivals();
+    let want = (rate * secs) as f64;
+    let got = arrivals.len() as u64;
+    assert!(
+        within(got, want, 0.01),
+        "server saw {got} requests, want {want} ±1%"
+    );
+    assert_eq!(count(&v, &["requests", "unsent"]), 0, "{v}");
+    assert_eq!(error_total(&v), 0, "{v}");
+    assert_eq!(
+        count(&v, &["requests", "sent"]),
+        got,
+        "client sent what the server saw"
+    );
+    let per_second = buckets(&arrivals, Duration::from_secs(1), Duration::from_secs(secs));
+    for (s, n) in per_second.iter().enumerate() {
+        assert!(
+            within(*n, rate as f64, 0.05),
+            "second {s}: {n} requests, want {rate} ±5% (all seconds: {per_second:?})"
+        );
+    }
+    let width = Duration::from_millis(10);
+    let share = rate as f64 * width.as_secs_f64();
+    let fine = buckets(&arrivals, width, Duration::from_secs(secs));
+    let (worst, at) = fine.iter().enumerate().map(|(i, n)| (*n, i)).max().unwrap();
+    assert!(
+        worst as f64 <= 3.0 * share,
+        "a 10 ms bucket at {} ms holds {worst} requests, more than 3 × {share}",
+        at * 10
+    );
+    eprintln!(
+        "-t {threads}: {got} requests; per second {per_second:?}; busiest 10 ms bucket {worst}"
+    );
+    // Around each second boundary (±50 ms) the pace is the same as anywhere else.
+    for s in 1..secs as usize {
+        let around: u64 = fine[s * 100 - 5..s * 100 + 5].iter().sum();
+        assert!(
+            around as f64 <= 2.0 * 10.0 * share,
+            "{around} requests within 50 ms of second {s}, want about {}",
+            10.0 * share
+        );
+    }
+}
+
+#[test]
+fn rate_mode_paces_requests_exactly_one_worker() {
+    check_rate_accuracy(1000, 5, 1);
+}
+
+#[test]
+fn rate_mode_paces_requests_exactly_two_workers_interleaved() {
+    check_rate_accuracy(1000, 5, 2);
+}
+
+/// Item 17: 200 req/s for 6 s over 4 connections; the whole server freezes from 2 s to
+/// 4 s. The corrected latency shows the stall (max ≈ 2 s, p99 high), the service time
+/// (from the actual send) only for the few requests that were on the wire when it began
+/// (its max ≈ 2 s too, but its p99 stays small); no request is dropped and the server
+/// eventually receives rate × duration ± 1%.
+#[test]
+fn a_two_second_server_stall_shows_in_corrected_latency_and_drops_nothing() {
+    let _serial = timing_lock();
+    let srv = TimestampServer::start(Some((Duration::from_secs(2), Duration::from_secs(4))));
+    let v = tressi_json_within(
+        &["-R", "200", "-d", "6s", "-c", "4", "-t", "1", &srv.url("/")],
+        Duration::from_secs(20),
+    );
+    let got = srv.settle(Duration::from_millis(200), Duration::from_secs(3)) as u64;
+    assert!(
+        within(got, 1200.0, 0.01),
+        "server received {got}, want 1200 ±1%"
+    );
+    assert_eq!(
+        count(&v, &["requests", "unsent"]),
+        0,
+        "nothing dropped: {v}"
+    );
+    assert_eq!(error_total(&v), 0, "{v}");
+    assert_eq!(count(&v, &["requests", "sent"]), got, "{v}");
+    let lat = |k: &str| count(&v, &["latency_us", k]);
+    let svc = |k: &str| count(&v, &["service_us", k]);
+    eprintln!(
+        "stall: server {got}; latency p50 {} p90 {} p99 {} max {} µs; service p50 {} p99 {} max {} µs",
+        lat("p50"),
+        lat("p90"),
+        lat("p99"),
+        lat("max"),
+        svc("p50"),
+        svc("p99"),
+        svc("max")
+    );
+    assert!(
+        (1_800_000..=2_500_000).contains(&lat("max")),
+        "corrected max {} µs, want ≈ 2 s",
+        lat("max")
+    );
+    assert!(
+        lat("p99") >= 1_500_000,
+        "corrected p99 {} µs, want close to 2 s",
+        lat("p99")
+    );
+    // A third of the run's requests were due during the stall.
+    assert!(lat("p90") >= 500_000, "corrected p90 {} µs", lat("p90"));
+    // Service time: only the (at most 4) requests on the wire when the stall began
+    // waited for it, so its max is ≈ 2 s but its p99 is small.
+    assert!(
+        svc("max") >= 1_500_000,
+        "service max {} µs: the requests caught on the wire waited the stall",
+        svc("max")
+    );
+    assert!(
+        svc("p99") * 10 < lat("p99"),
+        "service p99 {} µs vs corrected p99 {} µs",
+        svc("p99"),
+        lat("p99")
+    );
+    // The server saw nothing during the stall, and the backlog right after it.
+    let arrivals = srv.arrivals();
+    let during = arrivals
+        .iter()
+        .filter(|t| **t > Duration::from_millis(2050) && **t < Duration::from_millis(3950))
+        .count();
+    assert_eq!(during, 0, "arrivals while the server was frozen");
 }
