@@ -363,27 +363,51 @@ fn check_rate_accuracy(rate: u64, secs: u64, threads: u64) {
             "second {s}: {n} requests, want {rate} ±5% (all seconds: {per_second:?})"
         );
     }
+    // Bursts. A machine under load can freeze the client (or the server) for a moment;
+    // the requests due meanwhile then go out together when it resumes (as they must: they
+    // are already late) and land in one 10 ms bucket. That is a catch-up, not a burst:
+    // what must never happen is a request sent *before* its time (e.g. tokens released
+    // in a lump at a second boundary). So:
+    // 1. the i-th arrival is never ahead of the schedule i/rate (from the first arrival)
+    //    by more than 3 buckets' worth (30 ms);
+    // 2. 10 ms buckets holding more than 3× their share are rare (≤ 1% of them: each
+    //    one is a catch-up), and at most one of them sits at a second boundary.
     let width = Duration::from_millis(10);
     let share = rate as f64 * width.as_secs_f64();
+    let lead = arrivals
+        .iter()
+        .enumerate()
+        .map(|(i, t)| i as f64 / rate as f64 - t.as_secs_f64())
+        .fold(f64::MIN, f64::max);
     let fine = buckets(&arrivals, width, Duration::from_secs(secs));
-    let (worst, at) = fine.iter().enumerate().map(|(i, n)| (*n, i)).max().unwrap();
-    assert!(
-        worst as f64 <= 3.0 * share,
-        "a 10 ms bucket at {} ms holds {worst} requests, more than 3 × {share}",
-        at * 10
-    );
+    let over: Vec<usize> = (0..fine.len())
+        .filter(|i| fine[*i] as f64 > 3.0 * share)
+        .collect();
+    let at_boundary = over.iter().filter(|i| (*i + 1) % 100 <= 2).count();
+    let worst = fine.iter().max().copied().unwrap_or(0);
     eprintln!(
-        "-t {threads}: {got} requests; per second {per_second:?}; busiest 10 ms bucket {worst}"
+        "-t {threads}: {got} requests; per second {per_second:?}; busiest 10 ms bucket \
+         {worst}; over 3x share at {:?} ms; most ahead of schedule {:.1} ms",
+        over.iter().map(|i| i * 10).collect::<Vec<_>>(),
+        lead * 1e3
     );
-    // Around each second boundary (±50 ms) the pace is the same as anywhere else.
-    for s in 1..secs as usize {
-        let around: u64 = fine[s * 100 - 5..s * 100 + 5].iter().sum();
-        assert!(
-            around as f64 <= 2.0 * 10.0 * share,
-            "{around} requests within 50 ms of second {s}, want about {}",
-            10.0 * share
-        );
-    }
+    assert!(
+        lead <= 3.0 * width.as_secs_f64(),
+        "a request arrived {:.1} ms ahead of its schedule",
+        lead * 1e3
+    );
+    let show = |i: usize| format!("{:?}", &fine[i.saturating_sub(10)..(i + 3).min(fine.len())]);
+    assert!(
+        over.len() <= fine.len() / 100,
+        "{} buckets over 3 × {share}: {:?}",
+        over.len(),
+        over.iter().map(|i| (i * 10, show(*i))).collect::<Vec<_>>()
+    );
+    assert!(
+        at_boundary <= 1,
+        "bursts at second boundaries: {:?}",
+        over.iter().map(|i| (i * 10, show(*i))).collect::<Vec<_>>()
+    );
 }
 
 #[test]
