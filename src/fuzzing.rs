@@ -131,7 +131,8 @@ pub const CONFIG_NAME: &str = "fuzz.json";
 /// and says column 0 before the first character of a line: those two quirks are
 /// tolerated here, see `tests/badinput.rs` for the ignored test that pins them). When
 /// the text is valid JSON, the error is a semantic one: COL >= 1 and the message names a
-/// field path (or `(top level)`) before its second `: `.
+/// field path (or `(top level)`) before its second `: `, and a field's position is not
+/// the start of the document (where the locator falls back when it cannot find it).
 ///
 /// An accepted config is consistent: at least one request, each with a sound target
 /// (as `check_url`), a known method, valid header names and values, a finite rate >= 0,
@@ -260,6 +261,15 @@ fn check_config_error(msg: &str, text: &str, valid_json: bool) {
             tail[1..].contains(": ") && !path.is_empty(),
             "no field path in {msg:?}"
         );
+        // A field inside the document is never at the very start of the text (that is
+        // where the locator falls back to when it cannot find the field).
+        let first = text.len() - text.trim_start_matches([' ', '\t', '\r', '\n']).len();
+        if path != "(top level)" {
+            assert!(
+                (line, col) != config::line_col(&text, first),
+                "field {path} not located (points at the start) in {msg:?} (input {text:?})"
+            );
+        }
     } else {
         // serde_json: bytes, and 0 before the first character of a line.
         assert!(
