@@ -266,7 +266,7 @@ fn check_config_error(msg: &str, text: &str, valid_json: bool) {
         let first = text.len() - text.trim_start_matches([' ', '\t', '\r', '\n']).len();
         if path != "(top level)" {
             assert!(
-                (line, col) != config::line_col(&text, first),
+                (line, col) != config::line_col(text, first),
                 "field {path} not located (points at the start) in {msg:?} (input {text:?})"
             );
         }
