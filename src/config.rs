@@ -197,7 +197,8 @@ pub fn parse(name: &str, text: &str) -> Result<Config, Error> {
     let root: Value = serde_json::from_str(text).map_err(|e| {
         let msg = e.to_string();
         let msg = msg.rfind(" at line ").map_or(msg.as_str(), |i| &msg[..i]);
-        Error::Config(format!("config {name}:{}:{}: {msg}", e.line(), e.column()))
+        let col = char_column(text, e.line(), e.column());
+        Error::Config(format!("config {name}:{}:{col}: {msg}", e.line()))
     })?;
     let cx = Cx { name, text };
     if let Some((offset, path)) = first_duplicate_key(text) {
@@ -939,6 +940,19 @@ pub fn schema() -> Value {
             }
         }
     })
+}
+
+/// serde_json's column (bytes into the line, 0 before its first character) as the
+/// character column from 1 that every other config error uses.
+fn char_column(text: &str, line: usize, byte_col: usize) -> usize {
+    let Some(l) = text.split('\n').nth(line.saturating_sub(1)) else {
+        return byte_col.max(1);
+    };
+    let mut cut = byte_col.min(l.len());
+    while !l.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    l[..cut].chars().count().max(1)
 }
 
 #[cfg(test)]

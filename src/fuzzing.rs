@@ -1,4 +1,4 @@
-//! Check functions shared by the fuzz targets (`fuzz/fuzz_targets/{cli,url}.rs`) and by
+//! Check functions shared by the fuzz targets (`fuzz/fuzz_targets/{cli,url,config}.rs`) and by
 //! `tests/fuzz_corpus.rs`, which replays the seed corpora through exactly the same code on
 //! stable Rust, so every finding stays a regression test.
 //!
@@ -7,6 +7,7 @@
 //! `--body-file` but refuses inputs that could name a device or pseudo-file (see below).
 
 use crate::cli;
+use crate::config;
 use crate::target::{Scheme, Target};
 use crate::Command;
 use std::ffi::OsString;
@@ -118,6 +119,159 @@ pub fn check_url(data: &[u8]) {
     }
 }
 
+/// The file name `check_config` gives `config::parse`.
+pub const CONFIG_NAME: &str = "fuzz.json";
+
+/// `config::parse("fuzz.json", text)` on any bytes (lossily decoded: the loader only
+/// ever sees text): never panics; the same input gives the same result twice.
+///
+/// An error is one non-empty line `config fuzz.json:LINE:COL: MESSAGE` whose LINE is a
+/// line of the text and COL in 1..=one past the end of that line, counted in
+/// characters (also for syntax errors, whose serde_json byte columns the loader
+/// converts; `tests/badinput.rs` pins it). When
+/// the text is valid JSON, the error is a semantic one: COL >= 1 and the message names a
+/// field path (or `(top level)`) before its second `: `, and a field's position is not
+/// the start of the document (where the locator falls back when it cannot find it).
+///
+/// An accepted config is consistent: at least one request, each with a sound target
+/// (as `check_url`), a known method, valid header names and values, a finite rate >= 0,
+/// a weight in 1..=MAX_WEIGHT, non-zero timeouts; options in their documented ranges.
+pub fn check_config(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let result = config::parse(CONFIG_NAME, &text);
+    assert_eq!(
+        result,
+        config::parse(CONFIG_NAME, &text),
+        "two parses differ"
+    );
+    let valid_json = serde_json::from_str::<serde_json::Value>(&text).is_ok();
+    match result {
+        Err(e) => check_config_error(&e.to_string(), &text, valid_json),
+        Ok(c) => {
+            assert!(valid_json, "invalid JSON accepted: {text:?}");
+            assert!(!c.requests.is_empty(), "a config without requests");
+            for r in &c.requests {
+                let ep = &r.endpoint;
+                check_target(&ep.target);
+                assert!(
+                    config::METHODS.contains(&ep.method.as_str()),
+                    "method {:?} accepted",
+                    ep.method
+                );
+                for (name, value) in &ep.headers {
+                    assert!(
+                        !name.is_empty()
+                            && name
+                                .bytes()
+                                .all(|b| b.is_ascii_alphanumeric()
+                                    || b"!#$%&'*+-.^_`|~".contains(&b)),
+                        "bad header name {name:?} accepted"
+                    );
+                    assert!(
+                        !value.chars().any(|c| c.is_control() && c != '\t'),
+                        "control character in header value {value:?} accepted"
+                    );
+                }
+                if let Some(rps) = r.rps {
+                    assert!(rps.is_finite() && rps >= 0.0, "rps {rps} accepted");
+                }
+                assert!(ep.rate.is_none(), "the loader sets no rate itself");
+                assert!(
+                    (1..=config::MAX_WEIGHT).contains(&u64::from(ep.weight)),
+                    "weight {} accepted",
+                    ep.weight
+                );
+                assert!(
+                    ep.timeout.is_none_or(|d| !d.is_zero()),
+                    "timeout 0 accepted"
+                );
+                assert!(ep.ramp_up.is_none_or(|d| !d.is_zero()));
+                if let Some(rule) = &ep.early_exit {
+                    check_rule(rule);
+                }
+            }
+            let o = &c.options;
+            assert!(
+                o.duration.is_none_or(|d| !d.is_zero()),
+                "durationSec 0 accepted"
+            );
+            assert!(o.ramp_up.is_none_or(|d| !d.is_zero()));
+            assert!(o.threads.is_none_or(|n| (1..=1024).contains(&n)));
+            assert!(o.pipelining.is_none_or(|n| (1..=1024).contains(&n)));
+            assert!(o.connections.is_none_or(|n| (1..=1_000_000).contains(&n)));
+            if let Some(rule) = &o.early_exit {
+                check_rule(rule);
+            }
+        }
+    }
+}
+
+fn check_rule(rule: &crate::plan::EarlyExit) {
+    assert!(
+        rule.error_rate.is_some() || rule.error_count.is_some() || !rule.status_codes.is_empty(),
+        "an enabled rule with no threshold: {rule:?}"
+    );
+    assert!(rule.error_rate.is_none_or(|x| x > 0.0 && x <= 1.0));
+    assert!(rule.error_count != Some(0));
+    assert!(rule.status_codes.iter().all(|c| (100..=599).contains(c)));
+    assert!(
+        rule.window.is_none_or(|d| !d.is_zero()),
+        "window 0 accepted"
+    );
+}
+
+/// See `check_config`: the shape and position of one config error.
+fn check_config_error(msg: &str, text: &str, valid_json: bool) {
+    assert!(
+        !msg.trim().is_empty() && !msg.contains(['\n', '\r']),
+        "error is not one non-empty line: {msg:?} (input {text:?})"
+    );
+    let prefix = format!("config {CONFIG_NAME}:");
+    let rest = msg
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("error does not start with {prefix:?}: {msg:?}"));
+    let mut parts = rest.splitn(3, ':');
+    let num = |s: Option<&str>| -> usize {
+        s.and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no LINE:COL in {msg:?}"))
+    };
+    let (line, col) = (num(parts.next()), num(parts.next()));
+    let tail = parts.next().unwrap_or_default();
+    assert!(
+        tail.starts_with(' ') && tail.len() > 1,
+        "no message after LINE:COL in {msg:?}"
+    );
+    let lines: Vec<&str> = text.split('\n').collect();
+    assert!(
+        (1..=lines.len()).contains(&line),
+        "line {line} outside 1..={} in {msg:?}",
+        lines.len()
+    );
+    let this = lines[line - 1];
+    let len = this.chars().count();
+    assert!(
+        (1..=len + 1).contains(&col),
+        "column {col} outside 1..={} of line {line} in {msg:?} (input {text:?})",
+        len + 1
+    );
+    if valid_json {
+        let path = tail[1..].split(": ").next().unwrap_or_default();
+        assert!(
+            tail[1..].contains(": ") && !path.is_empty(),
+            "no field path in {msg:?}"
+        );
+        // A field inside the document is never at the very start of the text (that is
+        // where the locator falls back to when it cannot find the field).
+        let first = text.len() - text.trim_start_matches([' ', '\t', '\r', '\n']).len();
+        if path != "(top level)" {
+            assert!(
+                (line, col) != config::line_col(text, first),
+                "field {path} not located (points at the start) in {msg:?} (input {text:?})"
+            );
+        }
+    }
+}
+
 /// Invariants of a parsed target: what goes into the request line and `Host`.
 fn check_target(t: &Target) {
     let p = &t.path_and_query;
@@ -175,6 +329,12 @@ mod tests {
         check_url(b"http://[::1]:8080/a#frag");
         check_url(b"localhost");
         check_url(b"ftp://x/");
+        check_config(br#"{"requests": [{"url": "http://h/", "rps": 5}]}"#);
+        check_config(br#"{"requests": [{"url": "http://h/", "rps": -5}]}"#);
+        check_config(b"");
+        check_config(b"{\n");
+        check_config(b"\xff{}");
+        check_config(b"[]");
     }
 
     #[test]

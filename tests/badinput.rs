@@ -19,7 +19,7 @@ const U: &str = "http://127.0.0.1:9/";
 fn cases(missing: &str, dir: &str) -> Vec<(Vec<String>, &'static str)> {
     let v =
         |args: &[&str], word: &'static str| (args.iter().map(|s| s.to_string()).collect(), word);
-    vec![
+    let mut out = vec![
         // Unknown flags and stray arguments.
         v(&["--bogus", U], "--bogus"),
         v(&[U, "-x"], "-x"),
@@ -106,9 +106,171 @@ fn cases(missing: &str, dir: &str) -> Vec<(Vec<String>, &'static str)> {
         // Files: missing, a directory.
         v(&[U, "--body-file", missing], "--body-file"),
         v(&[U, "--body-file", dir], "--body-file"),
-        // Config-file cases (malformed JSON, wrong types, unknown fields, unwritable export
-        // directory) go here once the config loader lands (issue 3).
-    ]
+        // Rates on the command line.
+        v(&[U, "-R", "-5"], "--rps"),
+        v(&[U, "-R", "0"], "--rps"),
+        v(&[U, "-R", "nan"], "--rps"),
+        v(&[U, "--rate", "fast"], "--rps"),
+        // Config files that are not there or not files.
+        v(&["--config", missing], "cannot read"),
+        v(&["run", missing], "no-such-file"),
+        v(&["--config", dir], "directory"),
+        v(&["run", dir], "directory"),
+        v(&["--config", ""], "cannot read"),
+        v(&["run"], "config FILE"),
+        v(&["--config"], "--config"),
+        // An export directory that cannot be created: under a regular file, or a file.
+        v(&[U, "--export", &format!("{dir}/regular/sub")], "--export"),
+        v(&[U, "--export", &format!("{dir}/regular")], "--export"),
+    ];
+    // Bad config files (written by the test into `dir`): each error names
+    // FILE:LINE:COL and, past the syntax, the field.
+    for (name, _, word) in CONFIGS {
+        let path = format!("{dir}/{name}");
+        out.push(v(&["--config", &path, "--no-ui"], word));
+    }
+    out.push(v(
+        &["run", &format!("{dir}/neg-rps.json")],
+        "neg-rps.json:5:13: requests[1].rps",
+    ));
+    out.push(v(
+        &["--config", &format!("{dir}/wrong-type.json"), U],
+        "wrong-type.json:3:30: options.durationSec",
+    ));
+    out
+}
+
+/// (file name, content, what the error must contain). Written into the test's temporary
+/// directory; `not-utf8.json` gets a byte that is not UTF-8 appended.
+const CONFIGS: &[(&str, &str, &str)] = &[
+    // Malformed JSON: serde_json's position and message.
+    (
+        "malformed.json",
+        "{\n  \"requests\": [\n    {\"url\": \"http://127.0.0.1:9/\"},\n  ]\n}\n",
+        "malformed.json:4:3: trailing comma",
+    ),
+    (
+        "colon.json",
+        "{\"requests\" [{\"url\": \"http://127.0.0.1:9/\"}]}",
+        "colon.json:1:13: expected `:`",
+    ),
+    (
+        "truncated.json",
+        "{\"requests\": [{\"url\": \"http://127.0.0.1:9/\"}",
+        "truncated.json:1:",
+    ),
+    (
+        "deep.json",
+        "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\
+         [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[",
+        "deep.json:1:128: recursion limit",
+    ),
+    (
+        "huge-number.json",
+        "{\"requests\": [{\"url\": \"http://127.0.0.1:9/\", \"rps\": 1e999}]}",
+        "huge-number.json:1:57: number out of range",
+    ),
+    ("not-utf8.json", "{\"requests\": []}", "utf-8"),
+    // Wrong types.
+    (
+        "wrong-type.json",
+        "{\n  \"requests\": [{\"url\": \"http://127.0.0.1:9/\"}],\n  \"options\": {\"durationSec\": \"10\"}\n}",
+        "wrong-type.json:3:30: options.durationSec: expected a number, got a string",
+    ),
+    (
+        "rps-string.json",
+        "{\"requests\": [{\"url\": \"http://127.0.0.1:9/\", \"rps\": \"fast\"}]}",
+        "rps-string.json:1:53: requests[0].rps: expected a number",
+    ),
+    (
+        "threads-bool.json",
+        "{\"options\": {\"threads\": true}, \"requests\": [{\"url\": \"http://127.0.0.1:9/\"}]}",
+        "threads-bool.json:1:25: options.threads: expected a number, got a boolean",
+    ),
+    (
+        "url-number.json",
+        "{\"requests\": [{\"url\": 9}]}",
+        "url-number.json:1:23: requests[0].url: expected a string",
+    ),
+    (
+        "requests-object.json",
+        "{\"requests\": {\"url\": \"http://127.0.0.1:9/\"}}",
+        "requests-object.json:1:14: requests: expected an array",
+    ),
+    (
+        "top-array.json",
+        "[]",
+        "top-array.json:1:1: (top level): expected an object",
+    ),
+    // Unknown and duplicate fields.
+    (
+        "unknown-top.json",
+        "{\"requests\": [{\"url\": \"http://127.0.0.1:9/\"}], \"extra\": 1}",
+        "unknown-top.json:1:48: extra: unknown field",
+    ),
+    (
+        "unknown-request.json",
+        "{\"requests\": [{\"uri\": \"http://127.0.0.1:9/\"}]}",
+        "unknown-request.json:1:16: requests[0].uri: unknown field",
+    ),
+    (
+        "unknown-option.json",
+        "{\n  \"requests\": [{\"url\": \"http://127.0.0.1:9/\"}],\n  \"options\": {\"duration\": 10}\n}",
+        "unknown-option.json:3:15: options.duration: unknown field",
+    ),
+    (
+        "duplicate-key.json",
+        "{\"requests\": [{\"url\": \"http://127.0.0.1:9/\", \"url\": \"http://127.0.0.1:9/x\"}]}",
+        "duplicate-key.json:1:46: requests[0].url: duplicate field",
+    ),
+    // Bad values.
+    (
+        "neg-rps.json",
+        "{\n  \"requests\": [\n    {\"url\": \"http://127.0.0.1:9/a\"},\n    {\"url\": \"http://127.0.0.1:9/b\",\n     \"rps\": -5}\n  ]\n}",
+        "neg-rps.json:5:13: requests[1].rps: must be >= 0 (got -5)",
+    ),
+    (
+        "bad-url-2.json",
+        "{\"requests\": [{\"url\": \"http://127.0.0.1:9/a\"},\n {\"url\": \"http://127.0.0.1:9/b\"},\n {\"url\": \"http://127.0.0.1:99999/c\"}]}",
+        "bad-url-2.json:3:10: requests[2].url: bad URL",
+    ),
+    (
+        "scheme-2.json",
+        "{\"requests\": [{\"url\": \"http://127.0.0.1:9/a\"},\n {\"url\": \"http://127.0.0.1:9/b\"},\n {\"url\": \"ftp://127.0.0.1:9/c\"}]}",
+        "scheme-2.json:3:10: requests[2].url: bad URL",
+    ),
+    (
+        "no-requests.json",
+        "{\"requests\": []}",
+        "no-requests.json:1:14: requests: must list at least one request",
+    ),
+    (
+        "header-nul.json",
+        "{\"requests\": [{\"url\": \"http://127.0.0.1:9/\", \"headers\": {\"X\": \"a\\u0000b\"}}]}",
+        "header-nul.json:1:63: requests[0].headers.X: header value contains a control",
+    ),
+    (
+        "connections-huge.json",
+        "{\"options\": {\"connections\": 1e9}, \"requests\": [{\"url\": \"http://127.0.0.1:9/\"}]}",
+        "connections-huge.json:1:29: options.connections: must be <= 1000000",
+    ),
+    (
+        "method.json",
+        "{\"requests\": [{\"url\": \"http://127.0.0.1:9/\", \"method\": \"FETCH\"}]}",
+        "method.json:1:56: requests[0].method: unknown method",
+    ),
+];
+
+/// Writes `CONFIGS` and a regular file named `regular` into `dir`.
+fn write_configs(dir: &std::path::Path) {
+    for (name, text, _) in CONFIGS {
+        let mut bytes = text.as_bytes().to_vec();
+        if *name == "not-utf8.json" {
+            bytes.push(0xff);
+        }
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+    std::fs::write(dir.join("regular"), "a regular file\n").unwrap();
 }
 
 #[test]
@@ -116,6 +278,7 @@ fn bad_command_lines_give_one_line_and_exit_2() {
     let tmp = std::env::temp_dir().join(format!("tressi-badinput-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
     let missing = tmp.join("no-such-file");
+    write_configs(&tmp);
     let table = cases(missing.to_str().unwrap(), tmp.to_str().unwrap());
     assert!(table.len() >= 50, "only {} cases", table.len());
     let mut failures = Vec::new();
@@ -170,4 +333,24 @@ fn control_characters_in_arguments_stay_on_one_line() {
         assert!(!err.contains('\r'), "{a:?}: {err:?}");
         assert_eq!(err.lines().count(), 1, "{a:?}: {err:?}");
     }
+}
+
+/// Found while writing the `config` fuzz target: syntax errors took serde_json's column
+/// as it is, in *bytes* and 0 before the first character of a line, while every other
+/// config error counts characters from 1. The loader now converts it.
+#[test]
+fn config_syntax_error_columns_count_characters_from_one() {
+    let col = |text: &str| -> usize {
+        let msg = tressi::config::parse("f.json", text)
+            .unwrap_err()
+            .to_string();
+        msg.split(':').nth(2).unwrap().parse().unwrap()
+    };
+    // `{"ééééé": tru}`: 14 characters (19 bytes); the error is at or before the `}`.
+    assert!(col("{\"\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\": tru}") <= 14);
+    // `{"é": 1,}`: the trailing comma error points at the `}`, character 9 (byte 10).
+    assert_eq!(col("{\"\u{e9}\": 1,}"), 9);
+    // An empty file and an object cut after a newline: column 1, not 0.
+    assert_eq!(col(""), 1);
+    assert_eq!(col("{\n"), 1);
 }

@@ -3,7 +3,7 @@
 //! targets call, so every finding stays a regression test on stable Rust.
 //!
 //! Must not: re-implement the checks (they live in `tressi::http::*::fuzz_check_*` and
-//! `tressi::fuzzing::check_{cli,url}`).
+//! `tressi::fuzzing::check_{cli,url,config}`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -58,4 +58,10 @@ fn cli_corpus() {
 fn url_corpus() {
     let n = replay("url", tressi::fuzzing::check_url);
     assert!(n >= 12, "only {n} url inputs");
+}
+
+#[test]
+fn config_corpus() {
+    let n = replay("config", tressi::fuzzing::check_config);
+    assert!(n >= 12, "only {n} config inputs");
 }

@@ -2,6 +2,9 @@
 //! in-process server that counts requests per path (so accuracy is judged by the server,
 //! not by the client's own bookkeeping). Every run is a few seconds on loopback.
 
+mod common;
+
+use common::{buckets, count, error_total, tressi_json_within, TimestampServer};
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -118,6 +121,7 @@ fn within(got: u64, want: f64, tolerance: f64) -> bool {
 
 #[test]
 fn three_endpoints_each_at_its_own_rate() {
+    let _timing = timing_lock();
     let srv = PathServer::start(None);
     let rates = [("/a", 50.0), ("/b", 200.0), ("/c", 1000.0)];
     let plan = Plan {
@@ -152,6 +156,7 @@ fn three_endpoints_each_at_its_own_rate() {
 
 #[test]
 fn every_endpoint_gets_its_rate_not_a_share_of_it() {
+    let _timing = timing_lock();
     let srv = PathServer::start(None);
     let plan = Plan {
         connections: 10,
@@ -176,6 +181,7 @@ fn every_endpoint_gets_its_rate_not_a_share_of_it() {
 
 #[test]
 fn weighted_closed_loop_splits_one_to_three() {
+    let _timing = timing_lock();
     let srv = PathServer::start(None);
     let plan = Plan {
         connections: 4,
@@ -197,6 +203,7 @@ fn weighted_closed_loop_splits_one_to_three() {
 
 #[test]
 fn a_stalled_server_shows_in_corrected_latency_not_in_service_time() {
+    let _timing = timing_lock();
     // 200 req/s for 5 s over 4 connections; the server holds every answer between
     // 1.5 s and 2.5 s. About 200 requests wait up to a second: the corrected p99 sees it.
     // Only the 4 requests in flight when the stall began have a long service time
@@ -234,6 +241,7 @@ fn a_stalled_server_shows_in_corrected_latency_not_in_service_time() {
 
 #[test]
 fn ramp_up_rises_linearly_to_the_rate() {
+    let _timing = timing_lock();
     // 100 req/s with a 2 s ramp over a 4 s run: 100·2/2 + 100·2 = 300 requests, of which
     // 100 in the ramp (a quarter of them in its first second).
     let srv = PathServer::start(None);
@@ -252,6 +260,7 @@ fn ramp_up_rises_linearly_to_the_rate() {
 
 #[test]
 fn early_exit_on_a_status_code_stops_the_run_and_says_why() {
+    let _timing = timing_lock();
     let srv = PathServer::start(None);
     let plan = Plan {
         connections: 2,
@@ -276,6 +285,7 @@ fn early_exit_on_a_status_code_stops_the_run_and_says_why() {
 
 #[test]
 fn early_exit_on_error_rate_of_one_endpoint() {
+    let _timing = timing_lock();
     let srv = PathServer::start(None);
     let bad = Endpoint {
         early_exit: Some(tressi::plan::EarlyExit {
@@ -298,6 +308,7 @@ fn early_exit_on_error_rate_of_one_endpoint() {
 
 #[test]
 fn autoscale_opens_connections_while_a_rate_falls_behind() {
+    let _timing = timing_lock();
     // The server holds every answer for the whole run: requests at 50 req/s wait, so
     // autoscale opens connections for them, up to the maximum (and no further).
     let srv = PathServer::start(Some((Duration::ZERO, Duration::from_secs(60))));
@@ -316,6 +327,7 @@ fn autoscale_opens_connections_while_a_rate_falls_behind() {
 
 #[test]
 fn mixed_rated_and_closed_endpoints_over_two_workers_use_exactly_the_connections_asked() {
+    let _timing = timing_lock();
     let srv = PathServer::start(None);
     let plan = Plan {
         connections: 2,
@@ -343,6 +355,7 @@ fn mixed_rated_and_closed_endpoints_over_two_workers_use_exactly_the_connections
 
 #[test]
 fn rated_requests_leave_close_to_their_intended_time() {
+    let _timing = timing_lock();
     // An idle worker wakes for each token by a timerfd (ns), not by the poll timeout
     // (whole ms, rounded up): the corrected latency must not carry ~0.5 ms of the
     // client's own lateness. Lateness = response time − service time.
@@ -362,4 +375,226 @@ fn rated_requests_leave_close_to_their_intended_time() {
         s.latency_us.p50,
         s.service_us.p50
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 5 items 16 and 17, judged by a server that timestamps every request's arrival
+// (`common::TimestampServer`), through the real binary (`-R`).
+
+/// Rate runs that judge timing take this lock, so they do not compete with each other
+/// for the CPU (the machine may have only two cores).
+static TIMING: Mutex<()> = Mutex::new(());
+
+fn timing_lock() -> std::sync::MutexGuard<'static, ()> {
+    TIMING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `tressi -R RATE -d SECS -c 10 -t THREADS URL` against a timestamping server: the
+/// server's arrivals total rate × duration ± 1%, every whole second (from the first
+/// arrival) is within ±5% of the rate, and no 10 ms bucket holds more than 3× its share
+/// (so no catch-up bursts, at second boundaries or elsewhere).
+fn check_rate_accuracy(rate: u64, secs: u64, threads: u64) {
+    let _serial = timing_lock();
+    let srv = TimestampServer::start(None);
+    let (r, d, t) = (rate.to_string(), format!("{secs}s"), threads.to_string());
+    let v = tressi_json_within(
+        &["-R", &r, "-d", &d, "-c", "10", "-t", &t, &srv.url("/")],
+        Duration::from_secs(secs + 10),
+    );
+    srv.settle(Duration::from_millis(100), Duration::from_secs(2));
+    let arrivals = srv.arrivals();
+    let want = (rate * secs) as f64;
+    let got = arrivals.len() as u64;
+    assert!(
+        within(got, want, 0.01),
+        "server saw {got} requests, want {want} ±1%"
+    );
+    assert_eq!(count(&v, &["requests", "unsent"]), 0, "{v}");
+    assert_eq!(error_total(&v), 0, "{v}");
+    assert_eq!(
+        count(&v, &["requests", "sent"]),
+        got,
+        "client sent what the server saw"
+    );
+    let per_second = buckets(&arrivals, Duration::from_secs(1), Duration::from_secs(secs));
+    for (s, n) in per_second.iter().enumerate() {
+        assert!(
+            within(*n, rate as f64, 0.05),
+            "second {s}: {n} requests, want {rate} ±5% (all seconds: {per_second:?})"
+        );
+    }
+    // Bursts. A machine under load can freeze the client (or the server) for a moment;
+    // the requests due meanwhile then go out together when it resumes (as they must: they
+    // are already late) and land in one 10 ms bucket. That is a catch-up, not a burst:
+    // what must never happen is a request sent *before* its time (e.g. tokens released
+    // in a lump at a second boundary). So:
+    // 1. the i-th arrival is never ahead of the schedule i/rate (from the first arrival)
+    //    by more than 3 buckets' worth (30 ms);
+    // 2. 10 ms buckets holding more than 3× their share are rare (≤ 1% of them: each
+    //    one is a catch-up), and at most one of them sits at a second boundary.
+    let width = Duration::from_millis(10);
+    let share = rate as f64 * width.as_secs_f64();
+    let lead = arrivals
+        .iter()
+        .enumerate()
+        .map(|(i, t)| i as f64 / rate as f64 - t.as_secs_f64())
+        .fold(f64::MIN, f64::max);
+    let fine = buckets(&arrivals, width, Duration::from_secs(secs));
+    let over: Vec<usize> = (0..fine.len())
+        .filter(|i| fine[*i] as f64 > 3.0 * share)
+        .collect();
+    let at_boundary = over.iter().filter(|i| (*i + 1) % 100 <= 2).count();
+    let worst = fine.iter().max().copied().unwrap_or(0);
+    // Interleaving: with several workers, each paces rate/threads on its own clock,
+    // phase-shifted by 1/rate, so arrivals stay evenly spaced instead of coming in
+    // groups of `threads` (which would make about (threads-1)/threads of the gaps ~0,
+    // on top of the baseline: even one worker, waking from a millisecond-resolution poll
+    // on a loaded machine, sends ~20% of its requests less than 250 µs apart).
+    let close = arrivals
+        .windows(2)
+        .filter(|w| (w[1] - w[0]).as_secs_f64() < 0.25 / rate as f64)
+        .count() as f64
+        / arrivals.len().max(2) as f64;
+    eprintln!(
+        "-t {threads}: {got} requests; per second {per_second:?}; busiest 10 ms bucket \
+         {worst}; over 3x share at {:?} ms; most ahead of schedule {:.1} ms; gaps under \
+         a quarter interval {:.1}%",
+        over.iter().map(|i| i * 10).collect::<Vec<_>>(),
+        lead * 1e3,
+        close * 100.0
+    );
+    assert!(
+        close < 0.4,
+        "{:.1}% of the gaps between arrivals are under a quarter of 1/rate: the workers' \
+         schedules do not interleave",
+        close * 100.0
+    );
+    assert!(
+        lead <= 3.0 * width.as_secs_f64(),
+        "a request arrived {:.1} ms ahead of its schedule",
+        lead * 1e3
+    );
+    let show = |i: usize| format!("{:?}", &fine[i.saturating_sub(10)..(i + 3).min(fine.len())]);
+    assert!(
+        over.len() <= fine.len() / 100,
+        "{} buckets over 3 × {share}: {:?}",
+        over.len(),
+        over.iter().map(|i| (i * 10, show(*i))).collect::<Vec<_>>()
+    );
+    assert!(
+        at_boundary <= 1,
+        "bursts at second boundaries: {:?}",
+        over.iter().map(|i| (i * 10, show(*i))).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn rate_mode_paces_requests_exactly_one_worker() {
+    check_rate_accuracy(1000, 5, 1);
+}
+
+#[test]
+fn rate_mode_paces_requests_exactly_two_workers_interleaved() {
+    check_rate_accuracy(1000, 5, 2);
+}
+
+/// Item 17: 200 req/s for 6 s over 4 connections; the whole server freezes from 2 s to
+/// 4 s. The corrected latency shows the stall (max ≈ 2 s, p99 high), the service time
+/// (from the actual send) only for the few requests that were on the wire when it began
+/// (its max ≈ 2 s too, but its p99 stays small); no request is dropped and the server
+/// eventually receives rate × duration ± 1%.
+#[test]
+fn a_two_second_server_stall_shows_in_corrected_latency_and_drops_nothing() {
+    let _serial = timing_lock();
+    let srv = TimestampServer::start(Some((Duration::from_secs(2), Duration::from_secs(4))));
+    let v = tressi_json_within(
+        &["-R", "200", "-d", "6s", "-c", "4", "-t", "1", &srv.url("/")],
+        Duration::from_secs(20),
+    );
+    let got = srv.settle(Duration::from_millis(200), Duration::from_secs(3)) as u64;
+    assert!(
+        within(got, 1200.0, 0.01),
+        "server received {got}, want 1200 ±1%"
+    );
+    assert_eq!(
+        count(&v, &["requests", "unsent"]),
+        0,
+        "nothing dropped: {v}"
+    );
+    assert_eq!(error_total(&v), 0, "{v}");
+    assert_eq!(count(&v, &["requests", "sent"]), got, "{v}");
+    let lat = |k: &str| count(&v, &["latency_us", k]);
+    let svc = |k: &str| count(&v, &["service_us", k]);
+    eprintln!(
+        "stall: server {got}; latency p50 {} p90 {} p99 {} max {} µs; service p50 {} p99 {} max {} µs",
+        lat("p50"),
+        lat("p90"),
+        lat("p99"),
+        lat("max"),
+        svc("p50"),
+        svc("p99"),
+        svc("max")
+    );
+    assert!(
+        (1_800_000..=2_500_000).contains(&lat("max")),
+        "corrected max {} µs, want ≈ 2 s",
+        lat("max")
+    );
+    assert!(
+        lat("p99") >= 1_500_000,
+        "corrected p99 {} µs, want close to 2 s",
+        lat("p99")
+    );
+    // A third of the run's requests were due during the stall.
+    assert!(lat("p90") >= 500_000, "corrected p90 {} µs", lat("p90"));
+    // Service time: only the (at most 4) requests on the wire when the stall began
+    // waited for it, so its max is ≈ 2 s but its p99 is small.
+    assert!(
+        svc("max") >= 1_500_000,
+        "service max {} µs: the requests caught on the wire waited the stall",
+        svc("max")
+    );
+    assert!(
+        svc("p99") * 10 < lat("p99"),
+        "service p99 {} µs vs corrected p99 {} µs",
+        svc("p99"),
+        lat("p99")
+    );
+    // The server saw nothing during the stall, and the backlog right after it.
+    let arrivals = srv.arrivals();
+    let during = arrivals
+        .iter()
+        .filter(|t| **t > Duration::from_millis(2050) && **t < Duration::from_millis(3950))
+        .count();
+    assert_eq!(during, 0, "arrivals while the server was frozen");
+}
+
+#[test]
+fn an_absurd_rate_does_not_stall_the_loop_and_counts_what_it_could_not_send() {
+    let _timing = timing_lock();
+    let srv = PathServer::start(None);
+    let plan = Plan {
+        connections: 2,
+        threads: 1,
+        duration: Some(Duration::from_millis(500)),
+        ..Plan::new(vec![endpoint(&srv.url("/"), Some(1e9), 1)])
+    };
+    let started = Instant::now();
+    let s = tressi::run(&plan).unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        s.duration_s < 0.6,
+        "the stop came on time: {}",
+        s.duration_s
+    );
+    let r = s.requests;
+    assert!(
+        r.unsent > 1_000_000,
+        "most of 5e8 due requests were never sent: {r:?}"
+    );
+    assert_eq!(r.sent, r.completed + r.failed + r.in_flight_at_stop);
 }

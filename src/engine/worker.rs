@@ -143,8 +143,8 @@ pub struct WorkerEndpoint {
     /// This worker's share of the endpoint's rate (req/s); `None` = closed loop.
     pub rate: Option<f64>,
     pub ramp_up: Duration,
-    /// Offset of this worker's schedule (from the moment its connections are up), so
-    /// workers sharing an endpoint interleave.
+    /// Offset of this worker's schedule from the run's origin, so workers sharing an
+    /// endpoint interleave.
     pub phase: Duration,
     /// Index of the pool that serves it.
     pub pool: usize,
@@ -285,6 +285,8 @@ struct Worker<'a> {
     /// When the rated endpoints' schedules started (once the initial connections were
     /// up, so the connect storm is not measured as latency); `None` before.
     schedule_start_ns: Option<u64>,
+    /// When `release_due` last ran.
+    last_release_ns: u64,
 }
 
 /// Runs one worker to the end and returns its counts.
@@ -360,6 +362,7 @@ pub fn run(plan: &WorkerPlan, control: &Control, origin: Instant) -> io::Result<
         hot_spare: Vec::with_capacity(total_slots),
         expired: Vec::with_capacity(total_slots + plan.endpoints.len()),
         schedule_start_ns: None,
+        last_release_ns: 0,
     };
     w.run_loop()?;
     Ok(w.stats)
@@ -455,13 +458,14 @@ impl Worker<'_> {
                 }
             }
         }
-        // Tokens that fell due before the stop but were never taken (the per-turn cap,
-        // or the quota) were never sent either.
-        let stop = self.stats.stopped_ns;
+        // Tokens that were due at the last release but not taken (the per-turn cap)
+        // were never sent either. (Those falling due between the last turn and the stop
+        // simply come after the end of the run.)
         if self.remaining > 0 {
+            let last = self.last_release_ns.saturating_add(1);
             for (e, c) in self.endpoints.iter().zip(self.stats.endpoints.iter_mut()) {
                 if let Some(b) = &e.bucket {
-                    let left = b.due_before(stop).saturating_sub(b.issued());
+                    let left = b.due_before(last).saturating_sub(b.issued());
                     c.unsent = c.unsent.saturating_add(left.min(self.remaining));
                 }
             }
@@ -495,8 +499,10 @@ impl Worker<'_> {
     }
 
     /// Starts the rated endpoints' schedules once no initial connect is pending (all
-    /// connected, or failed and backing off), so that the first requests do not wait for
-    /// connects that are the client's business, not the server's.
+    /// connected, or failed and backing off). The schedules keep the run's clock (so the
+    /// workers' phases interleave), and the tokens that fell due while connecting are
+    /// skipped — neither sent nor counted — so the connect storm is not measured as the
+    /// server's latency.
     fn start_schedules(&mut self, now: u64) {
         if self.schedule_start_ns.is_some() || self.pools.iter().any(|p| p.connecting > 0) {
             return;
@@ -504,11 +510,9 @@ impl Worker<'_> {
         self.schedule_start_ns = Some(now);
         for (state, e) in self.endpoints.iter_mut().zip(&self.plan.endpoints) {
             state.bucket = e.rate.map(|r| {
-                Bucket::new(
-                    r,
-                    e.ramp_up.as_nanos() as u64,
-                    now.saturating_add(e.phase.as_nanos() as u64),
-                )
+                let mut b = Bucket::new(r, e.ramp_up.as_nanos() as u64, e.phase.as_nanos() as u64);
+                b.skip_before(now);
+                b
             });
         }
     }
@@ -530,6 +534,7 @@ impl Worker<'_> {
     /// Takes every token that is due from the rated endpoints' schedules and sends (or
     /// queues) its request; makes sure a wake-up is set for the next one.
     fn release_due(&mut self, now: u64) {
+        self.last_release_ns = now;
         for ep in 0..self.endpoints.len() {
             for _ in 0..MAX_TOKENS_PER_TURN {
                 if self.remaining == 0 {

@@ -122,6 +122,12 @@ impl Bucket {
         self.issued
     }
 
+    /// Skips every token due strictly before `t_ns` that was not taken yet: they are
+    /// neither issued nor counted (a worker warming up its connections).
+    pub fn skip_before(&mut self, t_ns: u64) {
+        self.issued = self.issued.max(self.due_before(t_ns));
+    }
+
     /// How many tokens (from the first) are due strictly before `t_ns`: with `issued`,
     /// the tokens that were due but not taken by `t_ns` (a run stopping at `t_ns` reports
     /// them as never sent). Binary search over `due_of`, which never decreases.

@@ -722,3 +722,158 @@ impl XorShift {
         self.next() % n.max(1)
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Rate-accuracy helpers (tests/rates.rs, issue 5 items 16 and 17).
+
+/// A loopback server that records the arrival time of every request head (a head ending
+/// in CRLFCRLF; no request bodies) and answers each with a tiny 200. Optionally the whole
+/// server freezes during a window measured from the first request's arrival: nothing is
+/// read, answered or recorded until the window ends (requests that arrive meanwhile are
+/// recorded when it ends, as a frozen process would see them).
+pub struct TimestampServer {
+    pub addr: SocketAddr,
+    shared: Arc<StampShared>,
+    accept: Option<JoinHandle<()>>,
+}
+
+struct StampShared {
+    origin: Instant,
+    first: std::sync::OnceLock<Instant>,
+    arrivals: std::sync::Mutex<Vec<Duration>>,
+    stall: Option<(Duration, Duration)>,
+    stop: AtomicBool,
+}
+
+impl TimestampServer {
+    pub fn start(stall: Option<(Duration, Duration)>) -> TimestampServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shared = Arc::new(StampShared {
+            origin: Instant::now(),
+            first: std::sync::OnceLock::new(),
+            arrivals: std::sync::Mutex::new(Vec::with_capacity(16_384)),
+            stall,
+            stop: AtomicBool::new(false),
+        });
+        let sh = shared.clone();
+        let accept = thread::spawn(move || {
+            while !sh.stop.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((sock, _)) => {
+                        let sh = sh.clone();
+                        thread::spawn(move || stamp_serve(sock, &sh));
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(1)),
+                }
+            }
+        });
+        TimestampServer {
+            addr,
+            shared,
+            accept: Some(accept),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Arrival times so far, sorted, relative to the first one.
+    pub fn arrivals(&self) -> Vec<Duration> {
+        let mut v = self.shared.arrivals.lock().unwrap().clone();
+        v.sort();
+        let first = v.first().copied().unwrap_or_default();
+        v.iter().map(|t| *t - first).collect()
+    }
+
+    /// Waits until no request arrived for `quiet` (or `limit` passed); returns the count.
+    pub fn settle(&self, quiet: Duration, limit: Duration) -> usize {
+        let deadline = Instant::now() + limit;
+        let mut last = self.shared.arrivals.lock().unwrap().len();
+        loop {
+            thread::sleep(quiet);
+            let n = self.shared.arrivals.lock().unwrap().len();
+            if n == last || Instant::now() > deadline {
+                return n;
+            }
+            last = n;
+        }
+    }
+}
+
+impl Drop for TimestampServer {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.accept.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn stamp_serve(mut sock: TcpStream, sh: &StampShared) {
+    const ANSWER: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    let _ = sock.set_nodelay(true);
+    let _ = sock.set_read_timeout(Some(Duration::from_millis(20)));
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16384];
+    let mut out = Vec::new();
+    while !sh.stop.load(Ordering::Relaxed) {
+        match sock.read(&mut chunk) {
+            Ok(0) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue
+            }
+            Err(_) => return,
+        }
+        let mut now = Instant::now();
+        let first = *sh.first.get_or_init(|| now);
+        if let Some((from, to)) = sh.stall {
+            let t = now - first;
+            if t >= from && t < to {
+                thread::sleep(to - t);
+                now = Instant::now();
+            }
+        }
+        let at = now - sh.origin;
+        let mut heads = 0;
+        while let Some(end) = find(&buf, b"\r\n\r\n") {
+            buf.drain(..end + 4);
+            heads += 1;
+        }
+        if heads == 0 {
+            continue;
+        }
+        sh.arrivals
+            .lock()
+            .unwrap()
+            .extend(std::iter::repeat_n(at, heads));
+        out.clear();
+        for _ in 0..heads {
+            out.extend_from_slice(ANSWER);
+        }
+        if sock.write_all(&out).is_err() {
+            return;
+        }
+    }
+}
+
+/// Counts of `arrivals` (relative times) in consecutive buckets of `width` over `0..span`.
+pub fn buckets(arrivals: &[Duration], width: Duration, span: Duration) -> Vec<u64> {
+    let n = (span.as_nanos() / width.as_nanos()) as usize;
+    let mut out = vec![0u64; n];
+    for t in arrivals {
+        let i = (t.as_nanos() / width.as_nanos()) as usize;
+        if i < n {
+            out[i] += 1;
+        }
+    }
+    out
+}
