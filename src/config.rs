@@ -1021,7 +1021,7 @@ mod tests {
     #[test]
     fn errors_are_located() {
         let cases: &[(&str, &str)] = &[
-            ("", "config t.json:1:0: EOF while parsing a value"),
+            ("", "config t.json:1:1: EOF while parsing a value"),
             ("[]", "config t.json:1:1: (top level): expected an object, got an array"),
             ("{}", "config t.json:1:1: (top level): missing field 'requests' (a list of {\"url\": ...})"),
             ("{\"requests\": []}", "config t.json:1:14: requests: must list at least one request"),

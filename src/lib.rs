@@ -243,6 +243,7 @@ impl EarlyExits {
 
 /// Where the connections go: one pool per (address, open or closed), with its share of
 /// `-c`.
+#[derive(Debug)]
 struct Layout {
     pools: Vec<PoolPlan>,
     /// Pool of each endpoint.
@@ -564,6 +565,51 @@ mod tests {
                 }
             }
         }
+    }
+
+    fn endpoint(url: &str, rate: Option<f64>, weight: u32) -> Endpoint {
+        Endpoint {
+            rate,
+            weight,
+            ..Endpoint::get(target::Target::parse(url).unwrap())
+        }
+    }
+
+    #[test]
+    fn pools_get_exactly_the_connections_asked_for() {
+        let a = SocketAddr::from(([127, 0, 0, 1], 1));
+        let b = SocketAddr::from(([127, 0, 0, 1], 2));
+        // Host a: one rated, one closed (weight 3); host b: one closed (weight 1).
+        let mut plan = Plan::new(vec![
+            endpoint("http://a/", Some(10.0), 1),
+            endpoint("http://a/x", None, 3),
+            endpoint("http://b/", None, 1),
+        ]);
+        let origin_of = [0, 0, 1];
+        for c in [3, 4, 10, 100, 1001] {
+            plan.connections = c;
+            let l = pools_for(&plan, &origin_of, &[a, b]).unwrap();
+            let conns: Vec<usize> = l.pools.iter().map(|p| p.connections).collect();
+            assert_eq!(conns.iter().sum::<usize>(), c, "{conns:?}");
+            assert!(conns.iter().all(|&n| n >= 1));
+            assert_eq!(l.endpoint_pool, [0, 1, 2]);
+        }
+        // The rated pool serves 1 of 3 endpoints; the closed ones split the other 2/3 by
+        // weight, 3:1, across the hosts.
+        plan.connections = 1001;
+        let l = pools_for(&plan, &origin_of, &[a, b]).unwrap();
+        let conns: Vec<usize> = l.pools.iter().map(|p| p.connections).collect();
+        assert!((333..=335).contains(&conns[0]), "{conns:?}");
+        assert!((499..=501).contains(&conns[1]), "{conns:?}");
+        assert!((166..=168).contains(&conns[2]), "{conns:?}");
+        plan.connections = 2;
+        let e = pools_for(&plan, &origin_of, &[a, b])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("--connections 2 is fewer than the 3 connection pools"),
+            "{e}"
+        );
     }
 
     #[test]

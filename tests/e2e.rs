@@ -480,3 +480,72 @@ fn export_writes_the_summary_and_an_unwritable_dir_is_a_setup_error() {
     assert_eq!(target.stop(), 100, "the refused run sent nothing");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn sigint_stops_the_run_prints_the_report_marked_interrupted_and_exits_130() {
+    let target = TargetProcess::start(&[]);
+    let child = std::process::Command::new(bin())
+        .args([
+            &target.url("/"),
+            "-c",
+            "4",
+            "-d",
+            "20s",
+            "--no-ui",
+            "--json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    // SAFETY: a signal to our own child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "stopped promptly"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    check_totals(&v);
+    assert_eq!(v["interrupted"], true, "{v}");
+    assert!(v["duration_s"].as_f64().unwrap() < 5.0);
+    assert!(count(&v, &["requests", "completed"]) > 0);
+}
+
+#[test]
+fn a_count_run_gives_up_when_the_server_goes_away() {
+    let target = TargetProcess::start(&[]);
+    let url = target.url("/");
+    let child = std::process::Command::new(bin())
+        .args([&url, "-c", "2", "-n", "100M", "--no-ui", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    drop(target); // killed: the port stops answering
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    check_totals(&v);
+    assert!(count(&v, &["requests", "completed"]) > 0, "{v}");
+    assert!(count(&v, &["errors", "connect"]) >= 16, "{v}");
+}
