@@ -45,9 +45,6 @@ fn asks_to_close(plan: &Plan, e: &Endpoint) -> bool {
         })
 }
 
-/// How often the main thread looks at the workers' snapshots during a run.
-const WATCH_EVERY: Duration = Duration::from_millis(50);
-
 /// Runs a load test to its end and returns the merged results.
 ///
 /// Set-up problems (bad scheme, name resolution, nothing accepts a connection, thread
@@ -123,11 +120,19 @@ pub fn run_watched(plan: &Plan, watch: &mut dyn FnMut(&Snapshot)) -> Result<Summ
     let origin = Instant::now();
     let results: Vec<std::io::Result<WorkerStats>> = std::thread::scope(|s| {
         let mut handles = Vec::with_capacity(threads);
+        // Each worker says when it is done, so the main thread wakes at once (a one-
+        // request run must not wait out a watch interval).
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         for wp in &plans {
             let control = &control;
+            let done = done_tx.clone();
             let h = std::thread::Builder::new()
                 .name(format!("tressi-worker-{}", wp.index))
-                .spawn_scoped(s, move || worker::run(wp, control, origin));
+                .spawn_scoped(s, move || {
+                    let r = worker::run(wp, control, origin);
+                    let _ = done.send(());
+                    r
+                });
             match h {
                 Ok(h) => handles.push(h),
                 Err(e) => {
@@ -136,14 +141,21 @@ pub fn run_watched(plan: &Plan, watch: &mut dyn FnMut(&Snapshot)) -> Result<Summ
                 }
             }
         }
+        drop(done_tx);
         let mut snapshot = Snapshot::new(plan.endpoints.len());
         // A first call as soon as the workers run (the caller may install its signal
         // handlers now: until here a signal simply ends the process).
         watch(&snapshot);
         let mut next_watch = engine::progress::PUBLISH_INTERVAL;
-        while handles.iter().any(|h| !h.is_finished()) {
-            std::thread::sleep(WATCH_EVERY);
-            if origin.elapsed() >= next_watch {
+        let mut running = handles.len();
+        while running > 0 {
+            let wait = next_watch.saturating_sub(origin.elapsed());
+            match done_rx.recv_timeout(wait) {
+                Ok(()) => running -= 1,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            if running > 0 && origin.elapsed() >= next_watch {
                 next_watch = origin.elapsed() + engine::progress::PUBLISH_INTERVAL;
                 control.sum(&mut snapshot);
                 watch(&snapshot);
