@@ -215,7 +215,7 @@ pub fn write_text(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out)?;
         writeln!(
             out,
-            "  Endpoint                          req/s    target      done  failed     p99"
+            "  Endpoint                            req/s    target      done  failed     p99"
         )?;
         for e in &s.endpoints {
             let mut name = format!("{} {}", e.method, short_url(&e.url));
@@ -227,7 +227,7 @@ pub fn write_text(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
                 .map_or_else(|| "closed".to_string(), |t| format!("{t:.1}"));
             writeln!(
                 out,
-                "  {name:<32} {:>6.1} {target:>9} {:>9} {:>7} {:>7}",
+                "  {name:<32} {:>8.1} {target:>9} {:>9} {:>7} {:>7}",
                 e.rps,
                 grouped(e.requests.completed),
                 grouped(e.requests.failed),
