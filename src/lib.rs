@@ -529,6 +529,7 @@ pub fn demo(json: bool, ui: bool) -> Result<(Summary, u64), Error> {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         threads: 1,
         body_size: 13,
+        count_paths: false,
     })?;
     let url = format!("http://{}/", server.addr());
     let plan = Plan {

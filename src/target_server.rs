@@ -26,10 +26,11 @@ use crate::plan::TargetOptions;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 use slab::Slab;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -55,6 +56,8 @@ pub struct TargetConfig {
     pub threads: usize,
     /// Body size: 13 gives "hello, world\n", any other size that many b'x'.
     pub body_size: usize,
+    /// Count requests per path (see `TargetServer::stop_counting`); off by default.
+    pub count_paths: bool,
 }
 
 impl From<&TargetOptions> for TargetConfig {
@@ -63,6 +66,7 @@ impl From<&TargetOptions> for TargetConfig {
             listen: o.listen,
             threads: o.threads,
             body_size: o.body_size,
+            count_paths: false,
         }
     }
 }
@@ -72,6 +76,7 @@ pub struct TargetServer {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
     workers: Vec<WorkerHandle>,
+    path_counts: Arc<Mutex<PathCounts>>,
 }
 
 struct WorkerHandle {
@@ -100,6 +105,7 @@ impl TargetServer {
             addr,
             stop: Arc::new(AtomicBool::new(false)),
             workers: Vec::new(),
+            path_counts: Arc::default(),
         };
         for n in 0..cfg.threads.max(1) {
             // On error, `server` is dropped here, which stops the threads started so far.
@@ -125,6 +131,8 @@ impl TargetServer {
                 stop: Arc::clone(&server.stop),
                 served_local: 0,
                 served: Arc::clone(&served),
+                paths: cfg.count_paths.then(PathCounts::new),
+                path_counts: Arc::clone(&server.path_counts),
             };
             let join = std::thread::Builder::new()
                 .name(format!("tressi-target-{n}"))
@@ -156,6 +164,20 @@ impl TargetServer {
     pub fn stop(mut self) -> u64 {
         self.shutdown();
         self.served()
+    }
+
+    /// Like `stop`, and also returns the requests received per path (empty unless the
+    /// server was started with `count_paths`).
+    pub fn stop_counting(mut self) -> (u64, BTreeMap<String, u64>) {
+        self.shutdown();
+        let counts = match self.path_counts.lock() {
+            Ok(m) => m
+                .iter()
+                .map(|(p, n)| (String::from_utf8_lossy(p).into_owned(), *n))
+                .collect(),
+            Err(_) => BTreeMap::new(),
+        };
+        (self.served(), counts)
     }
 
     fn shutdown(&mut self) {
@@ -305,7 +327,12 @@ struct Out<'a> {
     buf: &'a mut Vec<u8>,
     pending_from: usize,
     queued: &'a mut u64,
+    /// Requests per path, when the server counts them (tests of per-endpoint rates).
+    paths: Option<&'a mut PathCounts>,
 }
+
+/// Requests received per request-target (path and query), per thread.
+pub type PathCounts = HashMap<Vec<u8>, u64>;
 
 impl Out<'_> {
     fn push(&mut self, bytes: &[u8]) {
@@ -358,6 +385,15 @@ fn process(state: &mut ReqState, data: &[u8], out: &mut Out<'_>, r: &Responses) 
                     }
                     Ok(httparse::Status::Complete(n)) => {
                         pos += n;
+                        if let (Some(counts), Some(path)) = (out.paths.as_deref_mut(), req.path) {
+                            // Allocates only the first time a path is seen.
+                            match counts.get_mut(path.as_bytes()) {
+                                Some(c) => *c += 1,
+                                None => {
+                                    counts.insert(path.as_bytes().to_vec(), 1);
+                                }
+                            }
+                        }
                         match analyze(&req) {
                             Verdict::Ok {
                                 head_only,
@@ -547,11 +583,12 @@ impl Conn {
 
     /// Parses `inbuf` (or `fresh` bytes just read, when `inbuf` is empty) and keeps
     /// what is left over.
-    fn feed(&mut self, fresh: Option<&[u8]>, r: &Responses) {
+    fn feed(&mut self, fresh: Option<&[u8]>, r: &Responses, paths: Option<&mut PathCounts>) {
         let mut out = Out {
             pending_from: self.out_pos,
             buf: &mut self.out,
             queued: &mut self.queued,
+            paths,
         };
         let stop = match fresh {
             Some(data) if self.inbuf.is_empty() => {
@@ -608,6 +645,7 @@ impl Conn {
         r: &Responses,
         served: &mut u64,
         read_closed: bool,
+        mut paths: Option<&mut PathCounts>,
     ) -> Drive {
         // A read shorter than the buffer emptied the socket: skip the read that would
         // only say WouldBlock (one syscall per batch saved). Safe with epoll's edge
@@ -635,7 +673,7 @@ impl Conn {
                 return Drive::Keep;
             }
             if self.backlog == Backlog::Pending {
-                self.feed(None, r);
+                self.feed(None, r, paths.as_deref_mut());
                 continue;
             }
             if self.life == Life::PeerDone {
@@ -652,7 +690,7 @@ impl Conn {
                 Ok(0) => self.life = Life::PeerDone,
                 Ok(n) => {
                     drained = n < scratch.len() && !read_closed;
-                    self.feed(Some(&scratch[..n]), r);
+                    self.feed(Some(&scratch[..n]), r, paths.as_deref_mut());
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Drive::Keep,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -671,6 +709,9 @@ struct Worker {
     stop: Arc<AtomicBool>,
     served_local: u64,
     served: Arc<AtomicU64>,
+    /// Requests per path (when counting), handed to `path_counts` at the end.
+    paths: Option<PathCounts>,
+    path_counts: Arc<Mutex<PathCounts>>,
 }
 
 impl Worker {
@@ -695,6 +736,11 @@ impl Worker {
             self.served.store(self.served_local, Ordering::Relaxed);
         }
         self.served.store(self.served_local, Ordering::Relaxed);
+        if let (Some(mine), Ok(mut all)) = (self.paths.take(), self.path_counts.lock()) {
+            for (p, n) in mine {
+                *all.entry(p).or_default() += n;
+            }
+        }
         for mut c in self.conns.drain() {
             let _ = self.poll.registry().deregister(&mut c.sock);
         }
@@ -738,6 +784,7 @@ impl Worker {
             &self.responses,
             &mut self.served_local,
             read_closed,
+            self.paths.as_mut(),
         ) {
             Drive::Keep => {}
             Drive::Close => {
@@ -761,8 +808,28 @@ mod tests {
             listen: "127.0.0.1:0".parse().expect("addr"),
             threads,
             body_size,
+            count_paths: true,
         })
         .expect("start")
+    }
+
+    #[test]
+    fn counts_requests_per_path_when_asked() {
+        let s = start(2, 13);
+        for (path, n) in [("/a", 3), ("/b?x=1", 2)] {
+            let mut c = connect(&s);
+            let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").repeat(n);
+            c.write_all(req.as_bytes()).unwrap();
+            let mut r = BufReader::new(c);
+            for _ in 0..n {
+                read_response(&mut r, false);
+            }
+        }
+        let (served, paths) = s.stop_counting();
+        assert_eq!(served, 5);
+        assert_eq!(paths.get("/a"), Some(&3));
+        assert_eq!(paths.get("/b?x=1"), Some(&2));
+        assert_eq!(paths.len(), 2);
     }
 
     fn connect(s: &TargetServer) -> StdStream {
@@ -1047,6 +1114,7 @@ mod tests {
             listen: s.addr(),
             threads: 1,
             body_size: 13,
+            count_paths: false,
         });
         match err {
             Err(Error::Setup(m)) => assert!(m.contains(&s.addr().to_string()), "{m}"),
@@ -1072,6 +1140,7 @@ mod tests {
                     pending_from: 0,
                     buf: &mut buf,
                     queued: &mut queued,
+                    paths: None,
                 };
                 let (used, stop) = process(&mut state, &left, &mut out, &r);
                 left.drain(..used);

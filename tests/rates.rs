@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 use tressi::target::Target;
+use tressi::target_server::{TargetConfig, TargetServer};
 use tressi::{Endpoint, Plan};
 
 /// Counts requests per path; optionally holds every answer during a stall window.
@@ -107,6 +108,19 @@ fn serve(
     }
 }
 
+/// The built-in target, in-process, counting requests per path (`stop_counting`).
+fn built_in() -> (TargetServer, impl Fn(&str) -> String) {
+    let t = TargetServer::start(&TargetConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        threads: 1,
+        body_size: 13,
+        count_paths: true,
+    })
+    .unwrap();
+    let addr = t.addr();
+    (t, move |path: &str| format!("http://{addr}{path}"))
+}
+
 fn endpoint(url: &str, rate: Option<f64>, weight: u32) -> Endpoint {
     Endpoint {
         rate,
@@ -122,7 +136,7 @@ fn within(got: u64, want: f64, tolerance: f64) -> bool {
 #[test]
 fn three_endpoints_each_at_its_own_rate() {
     let _timing = timing_lock();
-    let srv = PathServer::start(None);
+    let (target, url) = built_in();
     let rates = [("/a", 50.0), ("/b", 200.0), ("/c", 1000.0)];
     let plan = Plan {
         connections: 30,
@@ -131,23 +145,24 @@ fn three_endpoints_each_at_its_own_rate() {
         ..Plan::new(
             rates
                 .iter()
-                .map(|(p, r)| endpoint(&srv.url(p), Some(*r), 1))
+                .map(|(p, r)| endpoint(&url(p), Some(*r), 1))
                 .collect(),
         )
     };
     let s = tressi::run(&plan).unwrap();
+    let (_, paths) = target.stop_counting();
     assert_eq!(s.errors.total(), 0, "{s:?}");
     for (i, (path, rate)) in rates.iter().enumerate() {
         let want = rate * 5.0;
-        let got = srv.count(path);
+        let got = paths.get(*path).copied().unwrap_or(0);
         assert!(
             within(got, want, 0.01),
-            "{path}: server saw {got}, want {want} ±1%"
+            "{path}: the target saw {got}, want {want} ±1%"
         );
         let e = &s.endpoints[i];
         assert_eq!(
             e.requests.sent, got,
-            "{path}: client sent what the server saw"
+            "{path}: client sent what the target saw"
         );
         assert_eq!(e.requests.unsent, 0);
         assert_eq!(e.target_rps, Some(*rate));
@@ -157,21 +172,22 @@ fn three_endpoints_each_at_its_own_rate() {
 #[test]
 fn every_endpoint_gets_its_rate_not_a_share_of_it() {
     let _timing = timing_lock();
-    let srv = PathServer::start(None);
+    let (target, url) = built_in();
     let plan = Plan {
         connections: 10,
         threads: 1,
         duration: Some(Duration::from_secs(3)),
         ..Plan::new(
             (0..10)
-                .map(|i| endpoint(&srv.url(&format!("/e{i}")), Some(10.0), 1))
+                .map(|i| endpoint(&url(&format!("/e{i}")), Some(10.0), 1))
                 .collect(),
         )
     };
     let s = tressi::run(&plan).unwrap();
+    let (_, paths) = target.stop_counting();
     assert_eq!(s.errors.total(), 0);
     for i in 0..10 {
-        let got = srv.count(&format!("/e{i}"));
+        let got = paths.get(&format!("/e{i}")).copied().unwrap_or(0);
         assert!(
             (29..=31).contains(&got),
             "/e{i}: {got} requests in 3 s at 10 req/s"
@@ -182,20 +198,22 @@ fn every_endpoint_gets_its_rate_not_a_share_of_it() {
 #[test]
 fn weighted_closed_loop_splits_one_to_three() {
     let _timing = timing_lock();
-    let srv = PathServer::start(None);
+    let (target, url) = built_in();
     let plan = Plan {
         connections: 4,
         threads: 1,
         duration: None,
         requests: Some(4000),
         ..Plan::new(vec![
-            endpoint(&srv.url("/one"), None, 1),
-            endpoint(&srv.url("/three"), None, 3),
+            endpoint(&url("/one"), None, 1),
+            endpoint(&url("/three"), None, 3),
         ])
     };
     let s = tressi::run(&plan).unwrap();
     assert_eq!(s.requests.completed, 4000);
-    let (one, three) = (srv.count("/one"), srv.count("/three"));
+    let (_, paths) = target.stop_counting();
+    let count = |p: &str| paths.get(p).copied().unwrap_or(0);
+    let (one, three) = (count("/one"), count("/three"));
     assert_eq!(one + three, 4000);
     let ratio = three as f64 / one as f64;
     assert!((ratio - 3.0).abs() <= 0.06, "1:3 split gave {one}:{three}");
