@@ -35,23 +35,9 @@ if [ "$want" -lt $((HIGH + 100)) ]; then
     exit 2
 fi
 
-tmp=$(mktemp -d)
-target_pid=
-cleanup() {
-    [ -n "$target_pid" ] && kill "$target_pid" 2>/dev/null && wait "$target_pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-"$TRESSI" target --listen 127.0.0.1:0 --threads 1 >"$tmp/target.out" 2>&1 &
-target_pid=$!
-for _ in $(seq 100); do
-    grep -q '^listening on ' "$tmp/target.out" 2>/dev/null && break
-    sleep 0.05
-done
-addr=$(sed -n 's/^listening on //p' "$tmp/target.out")
-[ -n "$addr" ] || { echo "memory.sh: the target did not start" >&2; cat "$tmp/target.out" >&2; exit 1; }
-url="http://$addr/"
+. "$(dirname "$0")/lib/target.sh"
+start_target "$TRESSI"
+url="http://$target_addr/"
 
 # tressi_rss N -> prints "RSS_KiB ESTABLISHED REQUESTS"
 tressi_rss() {

@@ -19,22 +19,9 @@ RUNS="${RUNS:-50}"
 [ -x "$TRESSI" ] || cargo build --release --quiet
 command -v hyperfine >/dev/null || { echo "startup.sh: needs hyperfine (../shared/bench/install.sh)" >&2; exit 2; }
 
-tmp=$(mktemp -d)
-target_pid=
-cleanup() {
-    [ -n "$target_pid" ] && kill "$target_pid" 2>/dev/null && wait "$target_pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-"$TRESSI" target --listen 127.0.0.1:0 --threads 1 >"$tmp/target.out" 2>&1 &
-target_pid=$!
-for _ in $(seq 100); do
-    grep -q '^listening on ' "$tmp/target.out" 2>/dev/null && break
-    sleep 0.05
-done
-addr=$(sed -n 's/^listening on //p' "$tmp/target.out")
-[ -n "$addr" ] || { echo "startup.sh: the target did not start" >&2; exit 1; }
-url="http://$addr/"
+. "$(dirname "$0")/lib/target.sh"
+start_target "$TRESSI"
+url="http://$target_addr/"
 
 cmds=("$TRESSI $url -c 1 -n 1 --no-ui --json")
 command -v h2load >/dev/null && cmds+=("h2load --h1 -c1 -n1 $url")

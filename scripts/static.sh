@@ -88,21 +88,9 @@ completed=$(printf '%s' "$json" | json_completed)
 echo "demo: $completed responses"
 
 # ... and name resolution: numeric IP and `localhost` against a separate target.
-tmp=$(mktemp -d)
-target_pid=
-cleanup() {
-    [ -n "$target_pid" ] && kill "$target_pid" 2>/dev/null && wait "$target_pid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-"$BIN" target --listen 127.0.0.1:0 --threads 1 >"$tmp/target.out" 2>&1 &
-target_pid=$!
-for _ in $(seq 100); do
-    grep -q '^listening on ' "$tmp/target.out" 2>/dev/null && break
-    sleep 0.05
-done
-port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$tmp/target.out")
-[ -n "$port" ] || fail "the static target did not start: $(cat "$tmp/target.out")"
+. "$(dirname "$0")/lib/target.sh"
+start_target "$BIN"
+port=$target_port
 for host in 127.0.0.1 localhost; do
     out=$(timeout 30 "$BIN" "http://$host:$port/" -c 2 -n 100 --no-ui --json 2>&1) ||
         fail "run against http://$host:$port/ failed: $out"
