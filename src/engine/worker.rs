@@ -194,7 +194,7 @@ struct Slot {
     conn: Conn<TcpStream>,
     timer: Option<TimerId>,
     pool: usize,
-    /// Listed in its open pool's `free` stack.
+    /// Queued in its open pool's `free` connections.
     listed: bool,
     /// In the worker's `hot` list: its last read ran out of budget with data left.
     /// `Some(drain)` keeps the drain flag of the event that started it.
@@ -596,7 +596,7 @@ impl Worker<'_> {
         }
     }
 
-    /// Puts `key` on its open pool's free stack when it has room.
+    /// Queues `key` on its open pool's free connections when it has room.
     fn list_if_room(&mut self, key: usize) {
         let Some(slot) = self.slots.get_mut(key) else {
             return;
