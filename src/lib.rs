@@ -496,6 +496,16 @@ fn first_reachable(addrs: &[SocketAddr], timeout: Duration) -> std::io::Result<S
     for a in addrs {
         match TcpStream::connect_timeout(a, timeout) {
             Ok(_) => return Ok(*a),
+            // Something listens there and answered the handshake, then reset: the run
+            // will count what it does.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted
+                ) =>
+            {
+                return Ok(*a)
+            }
             Err(e) => last = std::io::Error::new(e.kind(), format!("{a}: {e}")),
         }
     }
