@@ -882,7 +882,7 @@ no URL; -H adds a header to every request. Errors name FILE:LINE:COL and field.
     tressi --config api.json --rps 200 --ramp-up-time 5s --early-exit-on-error \\
       --error-rate-threshold 0.05
 
-Exit status: 0 done, 2 usage or config error, 3 early exit fired.
+Exit status: 0 done, 2 usage or config error, 3 early exit, 130 interrupted.
 
 Units: durations 500ms, 10s, 1m30s, 2h; counts 5k, 2M; sizes 4096, 4k, 4KiB.
 Values may be written -c10, -c 10, --connections 10 or --connections=10.
