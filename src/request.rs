@@ -1,5 +1,6 @@
 //! Request bytes: each endpoint's HTTP/1.1 request is rendered once, before the run, and
-//! the engine writes those bytes (or `depth` back-to-back copies for pipelining) as is.
+//! the engine writes those bytes as is (pipelined requests go out back to back in one
+//! vectored write).
 //!
 //! Pure: no I/O, no validation (the plan's method and headers are already checked by
 //! `cli`/`config`), never called on the hot path.
@@ -74,12 +75,6 @@ pub fn render(endpoint: &Endpoint, keepalive: bool) -> Vec<u8> {
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(&endpoint.body);
     out
-}
-
-/// `depth` copies of `one`, back to back: the engine writes a prefix of `k` copies to
-/// send `k` pipelined requests with one write. `depth == 0` gives an empty buffer.
-pub fn pipelined(one: &[u8], depth: usize) -> Vec<u8> {
-    one.repeat(depth)
 }
 
 #[cfg(test)]
@@ -293,11 +288,9 @@ mod tests {
     }
 
     #[test]
-    fn pipelined_copies() {
+    fn rendered_requests_pipeline_back_to_back() {
         let one = render(&endpoint("http://h/", "GET", &[], b""), true);
-        assert!(pipelined(&one, 0).is_empty());
-        assert_eq!(pipelined(&one, 1), one);
-        let three = pipelined(&one, 3);
+        let three = one.repeat(3);
         assert_eq!(three.len(), one.len() * 3);
         // Each copy parses as a complete request, back to back.
         let mut rest = &three[..];
