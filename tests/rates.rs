@@ -1,111 +1,32 @@
-//! Open-model and weighted closed-model runs through the library API, against a small
-//! in-process server that counts requests per path (so accuracy is judged by the server,
-//! not by the client's own bookkeeping). Every run is a few seconds on loopback.
+//! Open-model and weighted closed-model runs, through the library API against the
+//! built-in target counting requests per path (so accuracy is judged by the server, not by
+//! the client's own bookkeeping) and through the binary against a timestamping server.
+//! Every run is a few seconds on loopback.
 
 mod common;
 
-use common::{buckets, count, error_total, tressi_json_within, TimestampServer};
-use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::thread;
+use common::{buckets, count, error_total, tressi_json_within, HostileServer, TimestampServer};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tressi::target::Target;
 use tressi::target_server::{TargetConfig, TargetServer};
 use tressi::{Endpoint, Plan};
 
-/// Counts requests per path; optionally holds every answer during a stall window.
-struct PathServer {
-    addr: SocketAddr,
-    counts: Arc<Mutex<HashMap<String, u64>>>,
-    stop: Arc<AtomicBool>,
-}
-
-impl PathServer {
-    /// `stall`: (from, to) offsets from start during which answers are held until `to`.
-    fn start(stall: Option<(Duration, Duration)>) -> PathServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let counts = Arc::new(Mutex::new(HashMap::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (c2, s2) = (counts.clone(), stop.clone());
-        let start = Instant::now();
-        thread::spawn(move || {
-            while !s2.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((sock, _)) => {
-                        let (c3, s3) = (c2.clone(), s2.clone());
-                        thread::spawn(move || serve(sock, &c3, &s3, start, stall));
-                    }
-                    Err(_) => thread::sleep(Duration::from_millis(1)),
-                }
-            }
-        });
-        PathServer { addr, counts, stop }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    fn count(&self, path: &str) -> u64 {
-        self.counts.lock().unwrap().get(path).copied().unwrap_or(0)
-    }
-}
-
-impl Drop for PathServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-    }
-}
-
-fn serve(
-    mut sock: TcpStream,
-    counts: &Mutex<HashMap<String, u64>>,
-    stop: &AtomicBool,
-    start: Instant,
-    stall: Option<(Duration, Duration)>,
-) {
-    let _ = sock.set_nodelay(true);
-    let _ = sock.set_read_timeout(Some(Duration::from_millis(50)));
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    while !stop.load(Ordering::Relaxed) {
-        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-            buf.drain(..end + 4);
-            let path = head.split(' ').nth(1).unwrap_or("").to_string();
-            *counts.lock().unwrap().entry(path.clone()).or_default() += 1;
-            if let Some((from, to)) = stall {
-                let t = start.elapsed();
-                if t >= from && t < to {
-                    thread::sleep(to - t);
-                }
-            }
-            // "/status/503" answers 503; everything else 200.
+/// Answers 503 on paths starting with `/status/503`, 200 elsewhere.
+fn status_server() -> HostileServer {
+    HostileServer::start(|mut s| {
+        while let Some(req) = s.next_request() {
+            let path = req.head.split(' ').nth(1).unwrap_or_default();
             let answer: &[u8] = if path.starts_with("/status/503") {
                 b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 2\r\n\r\nno"
             } else {
                 b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
             };
-            if sock.write_all(answer).is_err() {
+            if !s.respond(answer) {
                 return;
             }
         }
-        match sock.read(&mut chunk) {
-            Ok(0) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => return,
-        }
-    }
+    })
 }
 
 /// The built-in target, in-process, counting requests per path (`stop_counting`).
@@ -226,7 +147,7 @@ fn a_stalled_server_shows_in_corrected_latency_not_in_service_time() {
     // 1.5 s and 2.5 s. About 200 requests wait up to a second: the corrected p99 sees it.
     // Only the 4 requests in flight when the stall began have a long service time
     // (< 1% of 1000), so the service-time p99 stays small.
-    let srv = PathServer::start(Some((
+    let srv = TimestampServer::start(Some((
         Duration::from_millis(1500),
         Duration::from_millis(2500),
     )));
@@ -262,16 +183,17 @@ fn ramp_up_rises_linearly_to_the_rate() {
     let _timing = timing_lock();
     // 100 req/s with a 2 s ramp over a 4 s run: 100·2/2 + 100·2 = 300 requests, of which
     // 100 in the ramp (a quarter of them in its first second).
-    let srv = PathServer::start(None);
+    let (target, url) = built_in();
     let plan = Plan {
         connections: 4,
         threads: 1,
         duration: Some(Duration::from_secs(4)),
         ramp_up: Some(Duration::from_secs(2)),
-        ..Plan::new(vec![endpoint(&srv.url("/"), Some(100.0), 1)])
+        ..Plan::new(vec![endpoint(&url("/"), Some(100.0), 1)])
     };
     let s = tressi::run(&plan).unwrap();
-    let got = srv.count("/");
+    let (_, paths) = target.stop_counting();
+    let got = paths.get("/").copied().unwrap_or(0);
     assert!(within(got, 300.0, 0.01), "{got} requests, want 300 ±1%");
     assert_eq!(s.endpoints[0].ramp_up_s, Some(2.0));
 }
@@ -279,7 +201,7 @@ fn ramp_up_rises_linearly_to_the_rate() {
 #[test]
 fn early_exit_on_a_status_code_stops_the_run_and_says_why() {
     let _timing = timing_lock();
-    let srv = PathServer::start(None);
+    let srv = status_server();
     let plan = Plan {
         connections: 2,
         threads: 1,
@@ -304,7 +226,7 @@ fn early_exit_on_a_status_code_stops_the_run_and_says_why() {
 #[test]
 fn early_exit_on_error_rate_of_one_endpoint() {
     let _timing = timing_lock();
-    let srv = PathServer::start(None);
+    let srv = status_server();
     let bad = Endpoint {
         early_exit: Some(tressi::plan::EarlyExit {
             error_rate: Some(0.5),
@@ -329,7 +251,7 @@ fn autoscale_opens_connections_while_a_rate_falls_behind() {
     let _timing = timing_lock();
     // The server holds every answer for the whole run: requests at 50 req/s wait, so
     // autoscale opens connections for them, up to the maximum (and no further).
-    let srv = PathServer::start(Some((Duration::ZERO, Duration::from_secs(60))));
+    let srv = TimestampServer::start(Some((Duration::ZERO, Duration::from_secs(60))));
     let plan = Plan {
         connections: 1,
         threads: 1,
@@ -346,26 +268,28 @@ fn autoscale_opens_connections_while_a_rate_falls_behind() {
 #[test]
 fn mixed_rated_and_closed_endpoints_over_two_workers_use_exactly_the_connections_asked() {
     let _timing = timing_lock();
-    let srv = PathServer::start(None);
+    let (target, url) = built_in();
     let plan = Plan {
         connections: 2,
         threads: 2,
         duration: Some(Duration::from_secs(2)),
         ..Plan::new(vec![
-            endpoint(&srv.url("/rated"), Some(100.0), 1),
-            endpoint(&srv.url("/closed"), None, 1),
+            endpoint(&url("/rated"), Some(100.0), 1),
+            endpoint(&url("/closed"), None, 1),
         ])
     };
     let s = tressi::run(&plan).unwrap();
     assert_eq!(s.connections.established, 2, "{:?}", s.connections);
     assert_eq!(s.errors.total(), 0);
-    let rated = srv.count("/rated");
+    let (_, paths) = target.stop_counting();
+    let count = |p: &str| paths.get(p).copied().unwrap_or(0);
+    let rated = count("/rated");
     assert!(
         within(rated, 200.0, 0.01),
         "rated endpoint got {rated} in 2 s at 100 req/s"
     );
     assert!(
-        srv.count("/closed") > 200,
+        count("/closed") > 200,
         "the closed loop runs as fast as it can"
     );
     assert_eq!(s.endpoints[0].requests.unsent, 0);
@@ -377,12 +301,12 @@ fn rated_requests_leave_close_to_their_intended_time() {
     // An idle worker wakes for each token by a timerfd (ns), not by the poll timeout
     // (whole ms, rounded up): the corrected latency must not carry ~0.5 ms of the
     // client's own lateness. Lateness = response time − service time.
-    let srv = PathServer::start(None);
+    let (_target, url) = built_in();
     let plan = Plan {
         connections: 4,
         threads: 1,
         duration: Some(Duration::from_secs(2)),
-        ..Plan::new(vec![endpoint(&srv.url("/"), Some(200.0), 1)])
+        ..Plan::new(vec![endpoint(&url("/"), Some(200.0), 1)])
     };
     let s = tressi::run(&plan).unwrap();
     assert_eq!(s.errors.total(), 0);
@@ -590,12 +514,12 @@ fn a_two_second_server_stall_shows_in_corrected_latency_and_drops_nothing() {
 #[test]
 fn an_absurd_rate_does_not_stall_the_loop_and_counts_what_it_could_not_send() {
     let _timing = timing_lock();
-    let srv = PathServer::start(None);
+    let (_target, url) = built_in();
     let plan = Plan {
         connections: 2,
         threads: 1,
         duration: Some(Duration::from_millis(500)),
-        ..Plan::new(vec![endpoint(&srv.url("/"), Some(1e9), 1)])
+        ..Plan::new(vec![endpoint(&url("/"), Some(1e9), 1)])
     };
     let started = Instant::now();
     let s = tressi::run(&plan).unwrap();
