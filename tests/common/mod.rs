@@ -184,92 +184,37 @@ pub struct Script {
     pub delay: Duration,
 }
 
-/// A small blocking server, one thread per connection, answering every request (a head
-/// ending in CRLFCRLF; test requests have no body) with the scripted bytes. Counts the
-/// responses it wrote completely.
+/// A server answering every request with the same scripted bytes (a `HostileServer`
+/// with a fixed handler). Counts the responses it wrote completely.
 pub struct ScriptedServer {
-    pub addr: SocketAddr,
-    pub served: Arc<AtomicU64>,
-    stop: Arc<AtomicBool>,
-    accept: Option<JoinHandle<()>>,
+    inner: HostileServer,
 }
 
 impl ScriptedServer {
     pub fn start(script: Script) -> ScriptedServer {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let served = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (s2, st2) = (served.clone(), stop.clone());
-        let accept = thread::spawn(move || {
-            while !st2.load(Ordering::Relaxed) {
-                match listener.accept() {
-                    Ok((sock, _)) => {
-                        let (script, served, stop) = (script.clone(), s2.clone(), st2.clone());
-                        thread::spawn(move || serve(sock, &script, &served, &stop));
-                    }
-                    Err(_) => thread::sleep(Duration::from_millis(2)),
+        let inner = HostileServer::start(move |mut s| {
+            while s.next_request().is_some() {
+                if !script.delay.is_zero() {
+                    thread::sleep(script.delay);
+                }
+                if !s.respond(&script.response) {
+                    return;
+                }
+                if script.close_after {
+                    s.close_quietly();
+                    return;
                 }
             }
         });
-        ScriptedServer {
-            addr,
-            served,
-            stop,
-            accept: Some(accept),
-        }
+        ScriptedServer { inner }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        self.inner.url(path)
     }
 
     pub fn served(&self) -> u64 {
-        self.served.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for ScriptedServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(h) = self.accept.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-fn serve(mut sock: TcpStream, script: &Script, served: &AtomicU64, stop: &AtomicBool) {
-    let _ = sock.set_nodelay(true);
-    let _ = sock.set_read_timeout(Some(Duration::from_millis(50)));
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 16384];
-    while !stop.load(Ordering::Relaxed) {
-        // Answer every complete request head in the buffer.
-        while let Some(end) = find(&buf, b"\r\n\r\n") {
-            buf.drain(..end + 4);
-            if !script.delay.is_zero() {
-                thread::sleep(script.delay);
-            }
-            if sock.write_all(&script.response).is_err() {
-                return;
-            }
-            served.fetch_add(1, Ordering::SeqCst);
-            if script.close_after {
-                let _ = sock.shutdown(Shutdown::Both);
-                return;
-            }
-        }
-        match sock.read(&mut chunk) {
-            Ok(0) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(_) => return,
-        }
+        self.inner.n(|c| &c.responses)
     }
 }
 
