@@ -429,6 +429,86 @@ pub struct EndpointSummary {
     pub latency_us: Latency,
     /// Service time (from the actual send).
     pub service_us: Latency,
+    /// Bytes of this endpoint's requests written and of its responses read.
+    pub bytes: Bytes,
+    /// One row per second of the run (merged across workers).
+    pub timeline: Vec<Second>,
+    /// The first response of each status code, bounded by `--sample-size`.
+    pub samples: Vec<Sample>,
+}
+
+/// One second of one endpoint's timeline, merged across workers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Second {
+    /// Seconds since the start of the load: the row covers `[t, t + 1)` (the last one may
+    /// be partial; `rps` accounts for that).
+    pub t: u32,
+    /// Responses completed in this second.
+    pub responses: u64,
+    /// Requests of this endpoint ended by an error in this second.
+    pub errors: u64,
+    /// Achieved responses per second in this second.
+    pub rps: f64,
+    /// The endpoint's scheduled rate in this second (ramp-up included); `null` in the
+    /// closed model.
+    pub target_rps: Option<f64>,
+    /// Response-time percentiles of the responses completed in this second, µs (0 when
+    /// there were none).
+    pub p50_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+}
+
+/// The first response seen for one endpoint and status code (bounded).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Sample {
+    pub status: u16,
+    /// Status line and headers as received, lossy UTF-8, lines joined by `\n`.
+    /// Not redacted here: reports and exports redact secrets when they print it.
+    pub head: String,
+    /// The first `--sample-size` bytes of the body, lossy UTF-8.
+    pub body: String,
+    /// The body was longer than the sample.
+    pub truncated: bool,
+}
+
+/// How well the load generator itself kept up.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Health {
+    /// Event-loop turns (poll returns), all workers.
+    pub loop_turns: u64,
+    /// Open model: requests sent after their intended time by more than 1 ms.
+    pub late_sends: u64,
+    /// Open model: the most and the mean lateness of a send behind its intended time, µs
+    /// (mean over all sends).
+    pub lateness_max_us: u64,
+    pub lateness_mean_us: f64,
+    /// Requests that had to wait for a free connection, and how long, µs.
+    pub queued: u64,
+    pub queue_wait_total_us: u64,
+    pub queue_wait_max_us: u64,
+    /// The process's CPU time over the run (getrusage), seconds.
+    pub cpu_user_s: f64,
+    pub cpu_sys_s: f64,
+    /// The busiest worker's share of the run's wall time spent outside `poll` (0..1).
+    pub busiest_worker: f64,
+    /// Peak resident set size of the process, KiB.
+    pub peak_rss_kib: u64,
+    /// Set when the client itself was the bottleneck: the verdict in plain words, with
+    /// its figures.
+    pub bottleneck: Option<String>,
+}
+
+/// One second of the whole run's response-time histogram, for interval logs (`.hlog`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Interval {
+    /// Start of the interval in seconds since the start of the load, and its length.
+    pub start_s: f64,
+    pub duration_s: f64,
+    /// Largest response time in the interval, µs.
+    pub max_us: u64,
+    /// The interval's histogram (µs) in HdrHistogram's V2 compressed encoding, base64.
+    pub histogram: String,
 }
 
 /// The merged result of a run: what every report format is made from.
@@ -464,6 +544,10 @@ pub struct Summary {
     pub early_exit: Option<String>,
     /// SIGINT or SIGTERM stopped the run before its end.
     pub interrupted: bool,
+    /// How well the generator kept up (and whether it was the bottleneck).
+    pub health: Health,
+    /// The run's response-time histogram, one interval per second.
+    pub intervals: Vec<Interval>,
     /// Merged response-time histogram (µs), for reports that need more than percentiles.
     #[serde(skip)]
     pub histogram: Histogram<u64>,
@@ -536,6 +620,12 @@ impl Summary {
                 errors: Errors::from_counts(&c.errors),
                 latency_us: Latency::from_histogram(&c.latency),
                 service_us: Latency::from_histogram(&c.service),
+                bytes: Bytes {
+                    read: 0,
+                    written: 0,
+                },
+                timeline: Vec::new(),
+                samples: Vec::new(),
             })
             .collect();
         let rates: Vec<f64> = plan.endpoints.iter().filter_map(|e| e.rate).collect();
@@ -567,6 +657,8 @@ impl Summary {
             endpoints,
             early_exit,
             interrupted: false,
+            health: Health::default(),
+            intervals: Vec::new(),
             histogram: total.latency,
         }
     }
