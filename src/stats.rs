@@ -77,6 +77,31 @@ fn add_histogram(into: &mut Histogram<u64>, from: &Histogram<u64>) {
     }
 }
 
+/// Encodes a histogram in HdrHistogram's standard form for exchange: V2 compressed
+/// (deflate) serialization, base64. The same text the Java/C/Go HdrHistogram libraries and
+/// `.hlog` interval logs use, so histograms of several runs can be merged exactly.
+pub fn encode_histogram(h: &Histogram<u64>) -> String {
+    use base64::Engine as _;
+    use hdrhistogram::serialization::{Serializer as _, V2DeflateSerializer};
+    let mut bytes = Vec::new();
+    // Writing into a Vec cannot fail for an in-range histogram; an error leaves it empty.
+    if V2DeflateSerializer::new().serialize(h, &mut bytes).is_err() {
+        bytes.clear();
+    }
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Decodes what `encode_histogram` (or another HdrHistogram library) wrote.
+pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, String> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|e| format!("histogram: bad base64: {e}"))?;
+    hdrhistogram::serialization::Deserializer::new()
+        .deserialize(&mut &bytes[..])
+        .map_err(|e| format!("histogram: {e:?}"))
+}
+
 /// ns → µs rounded to nearest; 0 is recorded as 1 (the histograms' lowest value).
 #[inline]
 fn micros(ns: u64) -> u64 {
@@ -667,6 +692,26 @@ impl Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn histograms_survive_the_exchange_encoding() {
+        let mut h = new_histogram();
+        for v in [1, 7, 150, 150, 2_000, 65_000, 3_000_000, MAX_LATENCY_US] {
+            h.record(v).unwrap();
+        }
+        let text = encode_histogram(&h);
+        assert!(
+            text.starts_with("HISTF"),
+            "V2 compressed cookie, base64: {text}"
+        );
+        let back = decode_histogram(&text).unwrap();
+        assert_eq!(back.len(), h.len());
+        for q in [0.0, 0.5, 0.9, 0.99, 1.0] {
+            assert_eq!(back.value_at_quantile(q), h.value_at_quantile(q), "q={q}");
+        }
+        assert!(decode_histogram("not base64!").is_err());
+        assert!(decode_histogram("AAAA").is_err());
+    }
 
     #[test]
     fn error_names_are_distinct_and_ordered() {
