@@ -12,15 +12,18 @@ pub mod engine;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod health;
 pub mod http;
 pub mod plan;
 pub mod rate;
 pub mod report;
 pub mod request;
+pub mod samples;
 pub mod signal;
 pub mod stats;
 pub mod target;
 pub mod target_server;
+pub mod timeline;
 pub mod units;
 
 pub use error::Error;
