@@ -12,6 +12,8 @@ use crate::stats::Sample;
 
 /// Default `--sample-size`, bytes.
 pub const DEFAULT_SAMPLE_SIZE: usize = 4096;
+/// Largest `--sample-size`.
+pub const MAX_SAMPLE_SIZE: usize = 64 << 20;
 /// Most distinct status codes sampled per endpoint (a hostile server could send hundreds).
 pub const MAX_PER_ENDPOINT: usize = 64;
 /// Most bytes of a head kept in a sample (heads may be up to 64 KiB).
