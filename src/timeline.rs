@@ -219,7 +219,7 @@ fn round2(x: f64) -> f64 {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Built {
     /// Per endpoint, one row per second of the run (`0..ceil(duration)`, a last sliver
-    /// under 1 ms without data left out).
+    /// under 0.1 s without data left out).
     pub endpoints: Vec<Vec<Second>>,
     /// One interval per second: all endpoints' response times merged.
     pub intervals: Vec<Interval>,
@@ -233,9 +233,9 @@ pub fn build(timelines: &[Timeline], schedules: &[Option<(f64, f64)>], duration_
         .flat_map(|tl| tl.recs.iter().map(|r| r.t as usize + 1))
         .max()
         .unwrap_or(0);
-    // A run stops a few µs after its duration: that sliver is not a second of its own
-    // (unless something was recorded in it).
-    let n = last.max((duration_s - 0.001).max(0.0).ceil() as usize);
+    // A run stops a little after its duration (µs, or ms on a busy machine): that sliver
+    // is not a second of its own unless something was recorded in it.
+    let n = last.max((duration_s - 0.1).max(0.0).ceil() as usize);
     // Per endpoint, its records by second.
     let by_second: Vec<Vec<Vec<usize>>> = timelines
         .iter()
