@@ -565,7 +565,8 @@ pub struct Second {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Sample {
     pub status: u16,
-    /// Status line and headers as received, lossy UTF-8, lines joined by `\n`.
+    /// Status line and headers as received, lossy UTF-8, lines joined by `\n` (a head
+    /// longer than 8 KiB is cut, with a last line `…`).
     /// Not redacted here: reports and exports redact secrets when they print it.
     pub head: String,
     /// The first `--sample-size` bytes of the body, lossy UTF-8.
@@ -579,10 +580,11 @@ pub struct Sample {
 pub struct Health {
     /// Event-loop turns (poll returns), all workers.
     pub loop_turns: u64,
-    /// Open model: requests sent after their intended time by more than 1 ms.
+    /// Open model: requests sent more than 1 ms after their intended time although a
+    /// connection was free (the loop's own delay; waits for a connection are `queued`).
     pub late_sends: u64,
-    /// Open model: the most and the mean lateness of a send behind its intended time, µs
-    /// (mean over all sends).
+    /// Open model: the most and the mean lateness of those sends (a connection was free)
+    /// behind their intended time, µs (mean over all of them).
     pub lateness_max_us: u64,
     pub lateness_mean_us: f64,
     /// Requests that had to wait for a free connection, and how long, µs.
@@ -592,7 +594,8 @@ pub struct Health {
     /// The process's CPU time over the run (getrusage), seconds.
     pub cpu_user_s: f64,
     pub cpu_sys_s: f64,
-    /// The busiest worker's share of the run's wall time spent outside `poll` (0..1).
+    /// The busiest worker's share of the run's wall time spent outside `poll` (0..1):
+    /// its thread's CPU time over its wall time.
     pub busiest_worker: f64,
     /// Peak resident set size of the process, KiB.
     pub peak_rss_kib: u64,

@@ -236,32 +236,28 @@ pub fn build(timelines: &[Timeline], schedules: &[Option<(f64, f64)>], duration_
     // A run stops a little after its duration (µs, or ms on a busy machine): that sliver
     // is not a second of its own unless something was recorded in it.
     let n = last.max((duration_s - 0.1).max(0.0).ceil() as usize);
-    // Per endpoint, its records by second.
-    let by_second: Vec<Vec<Vec<usize>>> = timelines
-        .iter()
-        .map(|tl| {
-            let mut v = vec![Vec::new(); n];
-            for (i, r) in tl.recs.iter().enumerate() {
-                if let Some(slot) = v.get_mut(r.t as usize) {
-                    slot.push(i);
-                }
+    // Per second, its records as (endpoint, index).
+    let mut by_second: Vec<Vec<(usize, usize)>> = vec![Vec::new(); n];
+    for (e, tl) in timelines.iter().enumerate() {
+        for (i, r) in tl.recs.iter().enumerate() {
+            if let Some(slot) = by_second.get_mut(r.t as usize) {
+                slot.push((e, i));
             }
-            v
-        })
-        .collect();
+        }
+    }
     let mut de = Deserializer::new();
     let mut ep_acc = new_histogram();
     let mut all_acc = new_histogram();
     let mut endpoints: Vec<Vec<Second>> = vec![Vec::with_capacity(n); timelines.len()];
     let mut intervals = Vec::with_capacity(n);
-    for t in 0..n {
+    for (t, recs) in by_second.iter().enumerate() {
         let len = (duration_s - t as f64).clamp(0.0, 1.0);
         let len = if len > 0.0 { len } else { 1.0 };
         all_acc.reset();
         for (e, tl) in timelines.iter().enumerate() {
             ep_acc.reset();
             let (mut responses, mut errors) = (0, 0);
-            for &i in &by_second[e][t] {
+            for &(_, i) in recs.iter().filter(|(x, _)| *x == e) {
                 let r = tl.recs[i];
                 responses += r.responses;
                 errors += r.errors;

@@ -1365,7 +1365,8 @@ mod tests {
     #[test]
     fn sink_gets_the_exact_body_of_each_framing() {
         let head_100 = b"HTTP/1.1 100 Continue\r\n\r\n";
-        let cases: &[(&str, Vec<u8>, Vec<bool>, Vec<(u16, &[u8], &[u8])>)] = &[
+        type Want<'a> = Vec<(u16, &'a [u8], &'a [u8])>;
+        let cases: &[(&str, Vec<u8>, Vec<bool>, Want)] = &[
             (
                 "content-length, then pipelined",
                 cat(&[CL5, b"hello", NEXT, b"ok"]),
