@@ -914,6 +914,88 @@ mod tests {
     }
 
     #[test]
+    fn summary_carries_bytes_timeline_samples_and_health() {
+        let target = crate::target::Target::parse("http://x/").unwrap();
+        let mut plan = Plan::new(vec![
+            crate::plan::Endpoint {
+                rate: Some(2.0),
+                ..crate::plan::Endpoint::get(target.clone())
+            },
+            crate::plan::Endpoint::get(target),
+        ]);
+        plan.connections = 2;
+        // Two workers, their seconds interleaved.
+        let mut a = WorkerStats::new(2);
+        a.prepare(4, 4);
+        a.record_response_at(0, 200, 1_000_000, 900_000, 100_000_000);
+        a.record_response_at(0, 200, 1_500_000, 900_000, 1_200_000_000);
+        a.tick(1_900_000_000);
+        a.record_failed(0, ErrorKind::Timeout);
+        a.endpoints[0].bytes_read = 100;
+        a.endpoints[0].bytes_written = 40;
+        let i = a
+            .samples
+            .begin(0, 200, b"HTTP/1.1 200 OK\r\n\r\n", 100)
+            .unwrap();
+        a.samples.append(i, b"hello");
+        a.samples.finish(i);
+        a.health.record_send(50_000, false);
+        a.health.record_send(3_000_000, false);
+        a.health.cpu_ns = 500;
+        a.health.wall_ns = 1_000;
+        a.finish_timeline(2_000_000_000);
+        let mut b = WorkerStats::new(2);
+        b.record_response_at(0, 503, 2_000_000, 2_000_000, 300_000_000);
+        b.record_response_at(1, 200, 10_000, 10_000, 1_500_000_000);
+        b.health.record_send(20_000, true);
+        b.finish_timeline(2_000_000_000);
+        let mut total = WorkerStats::new(2);
+        total.merge(&a);
+        total.merge(&b);
+        let facts = RunFacts {
+            plan: &plan,
+            threads: 2,
+            pipelining: 1,
+            duration_s: 2.0,
+        };
+        let sum = Summary::new(&total, facts, None);
+        let e0 = &sum.endpoints[0];
+        assert_eq!((e0.bytes.read, e0.bytes.written), (100, 40));
+        let rows: Vec<(u32, u64, u64, Option<f64>, u64)> = e0
+            .timeline
+            .iter()
+            .map(|r| (r.t, r.responses, r.errors, r.target_rps, r.max_us))
+            .collect();
+        assert_eq!(
+            rows,
+            vec![(0, 2, 0, Some(2.0), 2_000), (1, 1, 1, Some(2.0), 1_500)]
+        );
+        assert_eq!(sum.endpoints[1].timeline[1].responses, 1);
+        assert_eq!(sum.endpoints[1].timeline[1].target_rps, None);
+        assert_eq!(sum.intervals.len(), 2);
+        assert_eq!(
+            decode_histogram(&sum.intervals[1].histogram).unwrap().len(),
+            2
+        );
+        assert_eq!(e0.samples.len(), 1);
+        assert_eq!(e0.samples[0].body, "hell");
+        assert!(e0.samples[0].truncated);
+        let h = &sum.health;
+        assert_eq!((h.late_sends, h.lateness_max_us), (1, 3_000));
+        assert_eq!(h.lateness_mean_us, 1_525.0);
+        assert_eq!((h.queued, h.queue_wait_max_us), (1, 20));
+        assert_eq!(h.busiest_worker, 0.5);
+        // 1 of 2 sends over 1 ms late: the client was the bottleneck.
+        assert!(h.bottleneck.as_deref().unwrap().contains("1 of 2 sends"));
+        let v = serde_json::to_value(&sum).unwrap();
+        for k in ["bytes", "timeline", "samples"] {
+            assert!(!v["endpoints"][0][k].is_null(), "{k}");
+        }
+        assert!(v["health"]["bottleneck"].is_string());
+        assert!(v["intervals"][0]["histogram"].is_string());
+    }
+
+    #[test]
     fn summary_json_has_the_documented_keys() {
         let mut s = WorkerStats::new(2);
         for _ in 0..3 {
