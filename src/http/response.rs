@@ -671,11 +671,58 @@ pub fn drive(
     out
 }
 
+/// What a `BodySink` that wants everything saw: per final head, its status, head bytes
+/// and body bytes (tests and fuzzing).
+#[doc(hidden)]
+#[derive(Debug, Default, PartialEq)]
+pub struct Recorded(pub Vec<(u16, Vec<u8>, Vec<u8>)>);
+
+impl BodySink for Recorded {
+    fn head(&mut self, status: u16, head: &[u8]) -> bool {
+        self.0.push((status, head.to_vec(), Vec::new()));
+        true
+    }
+    fn body(&mut self, data: &[u8]) {
+        if let Some(last) = self.0.last_mut() {
+            last.2.extend_from_slice(data);
+        }
+    }
+}
+
+/// Feeds `pieces` with `feed_with` until an error or a response that closes: the
+/// outcome of each `feed_with` call is checked against `drive`'s elsewhere; here only
+/// what the sink saw is returned.
+#[doc(hidden)]
+pub fn record(parser: &mut ResponseParser, pieces: &[&[u8]], head_flags: &[bool]) -> Recorded {
+    let mut seen = Recorded::default();
+    let mut done = 0usize;
+    for piece in pieces {
+        let mut rest: &[u8] = piece;
+        while !rest.is_empty() {
+            let head = head_flags.get(done).copied().unwrap_or(false);
+            match parser.feed_with(rest, head, &mut seen) {
+                Err(_) => return seen,
+                Ok((n, resp)) => {
+                    rest = rest.get(n..).unwrap_or_default();
+                    if let Some(r) = resp {
+                        done += 1;
+                        if !r.keep_alive {
+                            return seen;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    seen
+}
+
 /// Fuzz/replay check shared by `fuzz/fuzz_targets/response.rs` and `tests/fuzz_corpus.rs`.
 /// Byte 0 holds HEAD flags for the first 8 responses, byte 1 seeds a split point; the rest
 /// is the server's byte stream. Under the default limits and under small ones, the
 /// responses must be the same whole, split in two, split in three and byte by byte (and
-/// `drive` checks the per-call contract). Panics if a property fails.
+/// `drive` checks the per-call contract); so must what a `BodySink` is shown (heads and
+/// de-chunked bodies). Panics if a property fails.
 #[doc(hidden)]
 pub fn fuzz_check_response(data: &[u8]) {
     let (flags, seed, stream) = match data {
@@ -697,6 +744,14 @@ pub fn fuzz_check_response(data: &[u8]) {
         let (q, r) = rest.split_at(b - a);
         assert_eq!(whole, run(&[p, rest]), "split at {a}");
         assert_eq!(whole, run(&[p, q, r]), "split at {a} and {b}");
+        let rec = |pieces: &[&[u8]]| record(&mut ResponseParser::new(limits), pieces, &head_flags);
+        let seen = rec(&[stream]);
+        for (status, head, body) in &seen.0 {
+            assert!(*status >= 100 && head.len() <= limits.max_head, "{status}");
+            assert!(body.len() <= stream.len());
+        }
+        assert_eq!(seen, rec(&[p, rest]), "sink, split at {a}");
+        assert_eq!(seen, rec(&[p, q, r]), "sink, split at {a} and {b}");
         if len <= 2048 {
             let bytes: Vec<&[u8]> = stream.chunks(1).collect();
             assert_eq!(whole, run(&bytes), "byte by byte");
@@ -1281,22 +1336,7 @@ mod tests {
         }
     }
 
-    /// What a recording sink saw: per final head, its status, head bytes and the body
-    /// bytes given to it.
-    #[derive(Debug, Default, PartialEq)]
-    struct Seen(Vec<(u16, Vec<u8>, Vec<u8>)>);
-
-    impl BodySink for Seen {
-        fn head(&mut self, status: u16, head: &[u8]) -> bool {
-            self.0.push((status, head.to_vec(), Vec::new()));
-            true
-        }
-        fn body(&mut self, data: &[u8]) {
-            if let Some(last) = self.0.last_mut() {
-                last.2.extend_from_slice(data);
-            }
-        }
-    }
+    type Seen = Recorded;
 
     /// Feeds `pieces` with `feed_with` (as `drive` does with `feed`): the outcome and
     /// what the sink saw.
