@@ -1,9 +1,9 @@
 //! tressi: an HTTP/1.1 load generator and latency benchmark.
 //!
 //! The library API is `run(&Plan) -> Result<Summary, Error>`; `cli::parse` turns
-//! arguments into a `Command`. Only `engine::worker`, `target_server`, `signal` and the
-//! set-up in this file touch the OS; every other module is pure and tested with time as
-//! an argument.
+//! arguments into a `Command`. Only `engine::worker`, `target_server`, `signal`, the
+//! resource-usage readers in `health` and the set-up in this file touch the OS; every
+//! other module is pure and tested with time as an argument.
 
 pub mod cli;
 pub mod config;

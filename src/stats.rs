@@ -1,7 +1,10 @@
 //! Measurements: each worker's `WorkerStats` (latency histogram, status and error counts,
-//! bytes, connection counts) and the merged `Summary` the reports read.
-//! Recording is plain arithmetic on preallocated storage: no allocation, no locks, no
-//! clock reads (times come in as arguments). Must not format or print anything.
+//! bytes, connection counts, its per-second `timeline`, its response `samples` and its
+//! `health` counters) and the merged `Summary` the reports read.
+//! Recording is plain arithmetic on preallocated storage: no allocation per request (a
+//! status seen for the first time allocates its sample once), no locks, no clock reads
+//! (times come in as arguments). Must not format or print anything (the summary's
+//! bottleneck verdict is made by `health::verdict`).
 
 use crate::health::WorkerHealth;
 use crate::plan::Plan;
