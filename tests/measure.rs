@@ -156,14 +156,17 @@ fn a_rated_timeline_follows_the_schedule_and_its_ramp() {
         .collect();
     assert_eq!(targets, [100.0, 300.0, 400.0]);
     // Each second sends what its schedule says (the schedule starts once the connections
-    // are up, a few ms in; responses of a second may finish in the next one).
+    // are up, a few ms in; responses of a second may finish in the next one, and a busy
+    // machine may stall the client for a moment).
     for r in rows {
         let (got, want) = (
             r["rps"].as_f64().unwrap(),
             r["target_rps"].as_f64().unwrap(),
         );
-        assert!((got - want).abs() <= want * 0.1 + 3.0, "{r}");
+        assert!((got - want).abs() <= want * 0.2 + 3.0, "{r}");
     }
+    let total: f64 = rows.iter().map(|r| r["rps"].as_f64().unwrap()).sum();
+    assert!((total - 800.0).abs() <= 10.0, "{total}");
     let h = &v["health"];
     assert!(u(&h["loop_turns"]) > 0);
     // Every rated send is accounted for: at once, or after waiting for a connection.
@@ -269,7 +272,7 @@ fn sigint_waits_briefly_for_the_responses_in_flight() {
     assert_eq!(u(&v["requests"]["in_flight_at_stop"]), 0, "{v}");
     assert_eq!(u(&v["requests"]["completed"]), served, "{v}");
     assert_eq!(u(&v["requests"]["failed"]), 0, "{v}");
-    assert!(took < Duration::from_millis(900), "{took:?}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
     // Responses take 5 s: the drain gives up after 1 s; those are in flight at stop.
     let (v, took, _) = interrupted(Duration::from_secs(5), Duration::from_millis(700), "3");
     assert_eq!(u(&v["requests"]["in_flight_at_stop"]), 3, "{v}");
