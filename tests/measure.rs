@@ -221,9 +221,54 @@ fn a_status_first_seen_late_in_the_run_is_sampled() {
     );
 }
 
-/// Starts `tressi` against a server that answers after `delay`, sends SIGINT after
+#[test]
+fn a_hostile_huge_body_is_skipped_and_only_its_sample_is_kept() {
+    const BODY: usize = 64 << 20;
+    let server = HostileServer::start(|mut s| {
+        if s.next_request().is_none() {
+            return;
+        }
+        let head = format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{BODY:x}\r\n");
+        if !s.write(head.as_bytes()) {
+            return;
+        }
+        let block = vec![b'z'; 1 << 16];
+        for _ in 0..BODY / block.len() {
+            if !s.write(&block) {
+                return;
+            }
+        }
+        s.respond(b"\r\n0\r\n\r\n");
+    });
+    let v = tressi_json(&[
+        &server.url("/"),
+        "-n",
+        "1",
+        "-c",
+        "1",
+        "-t",
+        "1",
+        "--sample-size",
+        "1KiB",
+    ]);
+    assert_eq!(u(&v["requests"]["completed"]), 1, "{v}");
+    assert!(u(&v["bytes"]["read"]) > BODY as u64);
+    let s = &v["endpoints"][0]["samples"][0];
+    assert_eq!(s["body"], "z".repeat(1024).as_str());
+    assert_eq!(s["truncated"], true);
+    // The 64 MiB went through a 64 KiB buffer: the process stayed small.
+    let rss = u(&v["health"]["peak_rss_kib"]);
+    assert!(rss < 32 * 1024, "peak RSS {rss} KiB");
+}
+
+/// Starts `tressi` against a server that answers after `delay`, sends `signal` after
 /// `after`, and returns the summary and how long the process took after the signal.
-fn interrupted(delay: Duration, after: Duration, conns: &str) -> (Value, Duration, u64) {
+fn interrupted(
+    signal: libc::c_int,
+    delay: Duration,
+    after: Duration,
+    conns: &str,
+) -> (Value, Duration, u64) {
     let server = ScriptedServer::start(Script {
         response: b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
         close_after: false,
@@ -247,7 +292,7 @@ fn interrupted(delay: Duration, after: Duration, conns: &str) -> (Value, Duratio
         .unwrap();
     std::thread::sleep(after);
     // SAFETY: a signal to our own child.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    unsafe { libc::kill(child.id() as libc::pid_t, signal) };
     let signalled = std::time::Instant::now();
     let out = child.wait_with_output().unwrap();
     let took = signalled.elapsed();
@@ -264,17 +309,27 @@ fn interrupted(delay: Duration, after: Duration, conns: &str) -> (Value, Duratio
 }
 
 #[test]
-fn sigint_waits_briefly_for_the_responses_in_flight() {
+fn sigint_and_sigterm_wait_briefly_for_the_responses_in_flight() {
     // Responses take 300 ms: at the signal all 6 connections wait for one. They arrive
     // within the drain and are counted — exactly what the server sent.
-    let (v, took, served) =
-        interrupted(Duration::from_millis(300), Duration::from_millis(1000), "6");
+    let (v, took, served) = interrupted(
+        libc::SIGINT,
+        Duration::from_millis(300),
+        Duration::from_millis(1000),
+        "6",
+    );
     assert_eq!(u(&v["requests"]["in_flight_at_stop"]), 0, "{v}");
     assert_eq!(u(&v["requests"]["completed"]), served, "{v}");
     assert_eq!(u(&v["requests"]["failed"]), 0, "{v}");
     assert!(took < Duration::from_secs(2), "{took:?}");
     // Responses take 5 s: the drain gives up after 1 s; those are in flight at stop.
-    let (v, took, _) = interrupted(Duration::from_secs(5), Duration::from_millis(700), "3");
+    // (SIGTERM does the same.)
+    let (v, took, _) = interrupted(
+        libc::SIGTERM,
+        Duration::from_secs(5),
+        Duration::from_millis(700),
+        "3",
+    );
     assert_eq!(u(&v["requests"]["in_flight_at_stop"]), 3, "{v}");
     assert_eq!(u(&v["requests"]["completed"]), 0, "{v}");
     assert!(
