@@ -113,6 +113,8 @@ pub struct RunArgs {
     pub error_count_threshold: Option<u64>,
     /// Each in 100..=599.
     pub error_status_codes: Option<Vec<u16>>,
+    /// `--sample-size`, bytes (at most `samples::MAX_SAMPLE_SIZE`).
+    pub sample_size: Option<u64>,
 }
 
 fn usage(msg: impl Into<String>) -> Error {
@@ -315,6 +317,10 @@ impl RunArgs {
             autoscale: self.autoscale,
             max_connections,
             export: self.export,
+            sample_size: self
+                .sample_size
+                .or(opts.sample_size)
+                .map_or(crate::samples::DEFAULT_SAMPLE_SIZE, |n| n as usize),
         })
     }
 
@@ -440,6 +446,7 @@ fn canonical(arg: &lexopt::Arg<'_>) -> Option<&'static str> {
         Long("error-rate-threshold") => "--error-rate-threshold",
         Long("error-count-threshold") => "--error-count-threshold",
         Long("error-status-codes") => "--error-status-codes",
+        Long("sample-size") => "--sample-size",
         _ => return None,
     })
 }
@@ -721,6 +728,16 @@ fn parse_run(args: Vec<OsString>, run_file: bool) -> Result<Parsed, Error> {
             "--error-status-codes" => {
                 raw.error_status_codes = Some(parse_status_codes(flag, &str_value(&mut p, flag)?)?)
             }
+            "--sample-size" => {
+                let text = str_value(&mut p, flag)?;
+                let n = parse_size(&text).map_err(|e| usage(format!("{flag}: {e}")))?;
+                if n > crate::samples::MAX_SAMPLE_SIZE as u64 {
+                    return Err(usage(format!(
+                        "{flag}: must be at most 64MiB (got '{text}')"
+                    )));
+                }
+                raw.sample_size = Some(n);
+            }
             "--help" => {
                 no_value(&mut p, is_long, flag)?;
                 return Ok(Parsed::Done(Command::Help(help())));
@@ -859,6 +876,8 @@ Options:
       --autoscale          Open more connections while a rate falls behind
       --max-connections N  Upper bound for --autoscale              [4 x -c]
       --export DIR         Write the report files into DIR
+      --sample-size SIZE   Body bytes kept of the first response of each
+                           endpoint and status code, e.g. 512, 16KiB   [4KiB]
       --early-exit-on-error  Stop when a threshold below is crossed:
       --error-rate-threshold F   errors / ended above F (0-1), e.g. 0.05
       --error-count-threshold N  N errors
@@ -1422,6 +1441,38 @@ mod tests {
             "--ramp-up-time: invalid duration 'soon': expected a number with a unit, \
              e.g. 10s, 1m30s, 500ms"
         );
+    }
+
+    #[test]
+    fn flag_sample_size_and_config_option() {
+        assert_eq!(run(&[URL]).unwrap().sample_size, 4096);
+        let cases: &[(&str, usize)] = &[("512", 512), ("4KiB", 4096), ("16k", 16_000), ("0", 0)];
+        for (arg, want) in cases {
+            assert_eq!(
+                run(&["--sample-size", arg, URL]).unwrap().sample_size,
+                *want,
+                "{arg}"
+            );
+        }
+        assert_eq!(
+            run_err(&["--sample-size", "1GiB", URL]),
+            "--sample-size: must be at most 64MiB (got '1GiB')"
+        );
+        assert!(run_err(&["--sample-size", "lots", URL]).starts_with("--sample-size: invalid size"));
+        let cfg = r#"{"options": {"sampleSize": "2KiB"}, "requests": [{"url": "http://h/"}]}"#;
+        assert_eq!(run_cfg(&[], cfg).unwrap().sample_size, 2048);
+        assert_eq!(
+            run_cfg(&["--sample-size", "100"], cfg).unwrap().sample_size,
+            100
+        );
+        let cfg = r#"{"options": {"sampleSize": 300}, "requests": [{"url": "http://h/"}]}"#;
+        assert_eq!(run_cfg(&[], cfg).unwrap().sample_size, 300);
+        for bad in [r#""a lot""#, "-1", "1.5", "100000000"] {
+            let cfg = format!(
+                r#"{{"options": {{"sampleSize": {bad}}}, "requests": [{{"url": "http://h/"}}]}}"#
+            );
+            assert!(run_cfg(&[], &cfg).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -16,7 +16,8 @@
 //!   (required, at least one), `options` (newer shape).
 //! - `options`: `durationSec` (> 0), `rampUpDurationSec` (>= 0, 0 = none), `headers`,
 //!   `threads` (1..=1024), `workerEarlyExit`; ours: `connections` (total, like `-c`),
-//!   `pipelining` (1..=1024), `keepAlive`; accepted from later versions of the original:
+//!   `pipelining` (1..=1024), `keepAlive`, `sampleSize` (bytes, or a size such as "4KiB",
+//!   at most 64 MiB); accepted from later versions of the original:
 //!   `useUI` (false = `--no-ui`), `workerMemoryLimit` (accepted and ignored).
 //! - a request: `url` (required), `method`, `payload`, `headers`, `rps` (>= 0),
 //!   `rampUpDurationSec` (>= 0), `earlyExit`; ours: `weight` (1..=1000000), `timeout`
@@ -118,6 +119,8 @@ pub struct ConfigOptions {
     pub pipelining: Option<u64>,
     pub keepalive: Option<bool>,
     pub ui: Option<bool>,
+    /// `sampleSize`: bytes of each sampled response body (like `--sample-size`).
+    pub sample_size: Option<u64>,
     /// `Some` only when the rule is enabled.
     pub early_exit: Option<EarlyExit>,
     /// The window of `workerEarlyExit`, even when it is disabled (the CLI's
@@ -537,6 +540,7 @@ impl Cx<'_> {
                 "keepAlive",
                 "useUI",
                 "workerMemoryLimit",
+                "sampleSize",
             ],
         )?;
         let mut o = ConfigOptions::default();
@@ -554,6 +558,21 @@ impl Cx<'_> {
                 "pipelining" => o.pipelining = Some(self.uint(v, &p, 1, 1024)?),
                 "keepAlive" => o.keepalive = Some(self.boolean(v, &p)?),
                 "useUI" => o.ui = Some(self.boolean(v, &p)?),
+                "sampleSize" => {
+                    let max = crate::samples::MAX_SAMPLE_SIZE as u64;
+                    let n = match v {
+                        Value::String(s) => {
+                            crate::units::parse_size(s).map_err(|e| self.err(&p, e))?
+                        }
+                        _ => self.uint(v, &p, 0, max)?,
+                    };
+                    if n > max {
+                        return Err(
+                            self.err(&p, format!("must be at most 64MiB (got {})", shown(v)))
+                        );
+                    }
+                    o.sample_size = Some(n);
+                }
                 "workerMemoryLimit" => {
                     self.uint(v, &p, 0, u64::MAX)?;
                 }
@@ -901,6 +920,7 @@ pub fn schema() -> Value {
                     "pipelining": { "type": "integer", "minimum": 1, "maximum": 1024 },
                     "keepAlive": { "type": "boolean" },
                     "useUI": { "type": "boolean" },
+                    "sampleSize": { "type": ["integer", "string"], "minimum": 0, "description": "Bytes kept of each sampled response body: a number or a size such as \"4KiB\" (CLI: --sample-size)." },
                     "workerMemoryLimit": { "type": "integer", "minimum": 0, "description": "Accepted for compatibility; ignored." }
                 }
             },

@@ -1,9 +1,9 @@
 //! tressi: an HTTP/1.1 load generator and latency benchmark.
 //!
 //! The library API is `run(&Plan) -> Result<Summary, Error>`; `cli::parse` turns
-//! arguments into a `Command`. Only `engine::worker`, `target_server`, `signal` and the
-//! set-up in this file touch the OS; every other module is pure and tested with time as
-//! an argument.
+//! arguments into a `Command`. Only `engine::worker`, `target_server`, `signal`, the
+//! resource-usage readers in `health` and the set-up in this file touch the OS; every
+//! other module is pure and tested with time as an argument.
 
 pub mod cli;
 pub mod config;
@@ -12,15 +12,18 @@ pub mod engine;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod health;
 pub mod http;
 pub mod plan;
 pub mod rate;
 pub mod report;
 pub mod request;
+pub mod samples;
 pub mod signal;
 pub mod stats;
 pub mod target;
 pub mod target_server;
+pub mod timeline;
 pub mod units;
 
 pub use error::Error;
@@ -57,6 +60,45 @@ pub fn run(plan: &Plan) -> Result<Summary, Error> {
 /// Like `run`, calling `watch` with the summed counts of all workers once when they
 /// start, then about four times a second while the run goes on (for live progress).
 pub fn run_watched(plan: &Plan, watch: &mut dyn FnMut(&Snapshot)) -> Result<Summary, Error> {
+    Ok(collect(plan, watch)?.summary(plan))
+}
+
+/// What a run measured, before it is turned into a `Summary` (merged worker counts and
+/// the facts the summary needs). `run` is `collect` then `Collected::summary`; they are
+/// apart so that tests can tell the engine's allocations (none per request) from the
+/// summary's (its timeline and intervals: a few per second of the run).
+#[derive(Debug)]
+pub struct Collected {
+    pub stats: WorkerStats,
+    pub threads: usize,
+    pub pipelining: usize,
+    /// The early-exit rule that fired, as report text.
+    pub early_exit: Option<String>,
+    usage0: health::Usage,
+    usage1: health::Usage,
+}
+
+impl Collected {
+    /// The merged `Summary` of the run.
+    pub fn summary(self, plan: &Plan) -> Summary {
+        let facts = RunFacts {
+            plan,
+            threads: self.threads,
+            pipelining: self.pipelining,
+            duration_s: self.stats.stopped_ns as f64 / 1e9,
+        };
+        let (u0, u1) = (self.usage0, self.usage1);
+        let mut summary = Summary::new(&self.stats, facts, self.early_exit);
+        summary.interrupted = signal::stop_requested();
+        summary.health.cpu_user_s = round3(u1.user_s - u0.user_s);
+        summary.health.cpu_sys_s = round3(u1.sys_s - u0.sys_s);
+        summary.health.peak_rss_kib = u1.max_rss_kib;
+        summary
+    }
+}
+
+/// Runs a load test to its end and returns the merged counts (see `Collected`).
+pub fn collect(plan: &Plan, watch: &mut dyn FnMut(&Snapshot)) -> Result<Collected, Error> {
     if plan.endpoints.is_empty() {
         return Err(Error::Usage("no URL to test".into()));
     }
@@ -117,6 +159,7 @@ pub fn run_watched(plan: &Plan, watch: &mut dyn FnMut(&Snapshot)) -> Result<Summ
     let control = Control::new(threads, plan.endpoints.len());
     let mut exits = EarlyExits::new(plan);
     let mut fired: Option<String> = None;
+    let usage0 = health::process_usage();
     let origin = Instant::now();
     let results: Vec<std::io::Result<WorkerStats>> = std::thread::scope(|s| {
         let mut handles = Vec::with_capacity(threads);
@@ -175,20 +218,24 @@ pub fn run_watched(plan: &Plan, watch: &mut dyn FnMut(&Snapshot)) -> Result<Summ
             })
             .collect()
     });
+    let usage1 = health::process_usage();
     let mut total = WorkerStats::new(plan.endpoints.len());
     for r in results {
         let st = r.map_err(|e| Error::Setup(format!("worker failed: {e}")))?;
         total.merge(&st);
     }
-    let facts = RunFacts {
-        plan,
+    Ok(Collected {
+        stats: total,
         threads,
         pipelining,
-        duration_s: total.stopped_ns as f64 / 1e9,
-    };
-    let mut summary = Summary::new(&total, facts, fired);
-    summary.interrupted = signal::stop_requested();
-    Ok(summary)
+        early_exit: fired,
+        usage0,
+        usage1,
+    })
+}
+
+fn round3(x: f64) -> f64 {
+    (x.max(0.0) * 1000.0).round() / 1000.0
 }
 
 /// The run's early-exit rules: the run-wide one over all endpoints, and each
@@ -440,6 +487,7 @@ fn worker_plan(
         connect_timeout: plan.connect_timeout,
         stop_at_ns,
         limits: Default::default(),
+        sample_size: plan.sample_size,
     }
 }
 

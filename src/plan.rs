@@ -98,6 +98,9 @@ pub struct Plan {
     pub max_connections: usize,
     /// `--export DIR`: write the report files there.
     pub export: Option<PathBuf>,
+    /// `--sample-size`: bytes of each sampled response body kept (the first response of
+    /// each endpoint × status code).
+    pub sample_size: usize,
 }
 
 impl Plan {
@@ -121,6 +124,7 @@ impl Plan {
             autoscale: false,
             max_connections: 0,
             export: None,
+            sample_size: crate::samples::DEFAULT_SAMPLE_SIZE,
         }
     }
 }

@@ -1,9 +1,15 @@
 //! Measurements: each worker's `WorkerStats` (latency histogram, status and error counts,
-//! bytes, connection counts) and the merged `Summary` the reports read.
-//! Recording is plain arithmetic on preallocated storage: no allocation, no locks, no
-//! clock reads (times come in as arguments). Must not format or print anything.
+//! bytes, connection counts, its per-second `timeline`, its response `samples` and its
+//! `health` counters) and the merged `Summary` the reports read.
+//! Recording is plain arithmetic on preallocated storage: no allocation per request (a
+//! status seen for the first time allocates its sample once), no locks, no clock reads
+//! (times come in as arguments). Must not format or print anything (the summary's
+//! bottleneck verdict is made by `health::verdict`).
 
+use crate::health::WorkerHealth;
 use crate::plan::Plan;
+use crate::samples::SampleStore;
+use crate::timeline::{self, Timeline};
 use hdrhistogram::Histogram;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -63,7 +69,8 @@ impl ErrorKind {
 /// Status codes are three digits (httparse guarantees it); index by the code itself.
 pub const STATUS_SLOTS: usize = 1000;
 
-fn new_histogram() -> Histogram<u64> {
+/// An empty latency histogram (µs, 1 µs to `MAX_LATENCY_US`, 3 significant digits).
+pub fn new_histogram() -> Histogram<u64> {
     // Bounds and precision are constants, so creation cannot fail.
     Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("constant histogram bounds are valid")
 }
@@ -131,6 +138,9 @@ pub struct Counts {
     /// Open model: requests that were due but never sent (the wait queue was full, or
     /// they were still waiting for a connection at the stop).
     pub unsent: u64,
+    /// Bytes of this endpoint's requests written, and of the responses to them read.
+    pub bytes_written: u64,
+    pub bytes_read: u64,
 }
 
 impl Default for Counts {
@@ -151,6 +161,8 @@ impl Counts {
             failed: 0,
             in_flight_at_stop: 0,
             unsent: 0,
+            bytes_written: 0,
+            bytes_read: 0,
         }
     }
 
@@ -173,6 +185,8 @@ impl Counts {
         self.failed += other.failed;
         self.in_flight_at_stop += other.in_flight_at_stop;
         self.unsent += other.unsent;
+        self.bytes_written += other.bytes_written;
+        self.bytes_read += other.bytes_read;
     }
 }
 
@@ -196,6 +210,14 @@ pub struct WorkerStats {
     pub stopped_ns: u64,
     /// Connection slots opened by autoscale, beyond the initial ones.
     pub autoscaled: u64,
+    /// Per endpoint, its per-second timeline (see `timeline`).
+    pub timelines: Vec<Timeline>,
+    /// Which second is open (aligned to the run's origin).
+    pub clock: timeline::Clock,
+    /// The first response of each endpoint × status (see `samples`).
+    pub samples: SampleStore,
+    /// How well this worker kept up.
+    pub health: WorkerHealth,
 }
 
 impl WorkerStats {
@@ -210,7 +232,49 @@ impl WorkerStats {
             slots_established: 0,
             stopped_ns: 0,
             autoscaled: 0,
+            timelines: (0..endpoints.max(1)).map(|_| Timeline::new()).collect(),
+            clock: timeline::Clock::new(),
+            samples: SampleStore::new(endpoints, crate::samples::DEFAULT_SAMPLE_SIZE),
+            health: WorkerHealth::default(),
         }
+    }
+
+    /// Before a run: samples of `sample_size` bytes, room for `seconds` seconds of
+    /// timeline, and the encoder grown, so nothing reallocates per second in a run of
+    /// that length.
+    pub fn prepare(&mut self, sample_size: usize, seconds: usize) {
+        self.samples = SampleStore::new(self.endpoints.len(), sample_size);
+        for tl in &mut self.timelines {
+            tl.reserve(seconds);
+        }
+        self.clock.warm_up();
+    }
+
+    /// The time is `now_ns`: closes the timeline's second when it has ended. One
+    /// comparison unless a second boundary was crossed.
+    #[inline]
+    pub fn tick(&mut self, now_ns: u64) {
+        self.clock.tick(now_ns, &mut self.timelines);
+    }
+
+    /// `record_response` for a response completed at `now_ns` (its timeline second).
+    #[inline]
+    pub fn record_response_at(
+        &mut self,
+        endpoint: usize,
+        status: u16,
+        latency_ns: u64,
+        service_ns: u64,
+        now_ns: u64,
+    ) {
+        self.tick(now_ns);
+        self.record_response(endpoint, status, latency_ns, service_ns);
+    }
+
+    /// The run stopped at `stopped_ns`: closes the timeline's last second.
+    pub fn finish_timeline(&mut self, stopped_ns: u64) {
+        self.tick(stopped_ns);
+        self.clock.finish(&mut self.timelines);
     }
 
     /// A request of `endpoint` was handed to a connection.
@@ -238,8 +302,12 @@ impl WorkerStats {
             *slot += 1;
         }
         c.completed += 1;
-        c.latency.saturating_record(micros(latency_ns));
+        let us = micros(latency_ns);
+        c.latency.saturating_record(us);
         c.service.saturating_record(micros(service_ns));
+        if let Some(tl) = self.timelines.get_mut(endpoint) {
+            tl.record(us);
+        }
     }
 
     /// An error of `kind` ended one request of `endpoint`.
@@ -248,6 +316,9 @@ impl WorkerStats {
         if let Some(c) = self.endpoints.get_mut(endpoint) {
             c.errors[kind as usize] += 1;
             c.failed += 1;
+        }
+        if let Some(tl) = self.timelines.get_mut(endpoint) {
+            tl.error();
         }
     }
 
@@ -300,6 +371,15 @@ impl WorkerStats {
         self.slots_established += other.slots_established;
         self.stopped_ns = self.stopped_ns.max(other.stopped_ns);
         self.autoscaled += other.autoscaled;
+        if self.timelines.len() < other.timelines.len() {
+            self.timelines
+                .resize_with(other.timelines.len(), Timeline::new);
+        }
+        for (a, b) in self.timelines.iter_mut().zip(other.timelines.iter()) {
+            a.absorb(b);
+        }
+        self.samples.merge(&other.samples);
+        self.health.merge(&other.health);
     }
 }
 
@@ -488,7 +568,8 @@ pub struct Second {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Sample {
     pub status: u16,
-    /// Status line and headers as received, lossy UTF-8, lines joined by `\n`.
+    /// Status line and headers as received, lossy UTF-8, lines joined by `\n` (a head
+    /// longer than 8 KiB is cut, with a last line `…`).
     /// Not redacted here: reports and exports redact secrets when they print it.
     pub head: String,
     /// The first `--sample-size` bytes of the body, lossy UTF-8.
@@ -502,10 +583,11 @@ pub struct Sample {
 pub struct Health {
     /// Event-loop turns (poll returns), all workers.
     pub loop_turns: u64,
-    /// Open model: requests sent after their intended time by more than 1 ms.
+    /// Open model: requests sent more than 1 ms after their intended time although a
+    /// connection was free (the loop's own delay; waits for a connection are `queued`).
     pub late_sends: u64,
-    /// Open model: the most and the mean lateness of a send behind its intended time, µs
-    /// (mean over all sends).
+    /// Open model: the most and the mean lateness of those sends (a connection was free)
+    /// behind their intended time, µs (mean over all of them).
     pub lateness_max_us: u64,
     pub lateness_mean_us: f64,
     /// Requests that had to wait for a free connection, and how long, µs.
@@ -515,7 +597,8 @@ pub struct Health {
     /// The process's CPU time over the run (getrusage), seconds.
     pub cpu_user_s: f64,
     pub cpu_sys_s: f64,
-    /// The busiest worker's share of the run's wall time spent outside `poll` (0..1).
+    /// The busiest worker's share of the run's wall time spent outside `poll` (0..1):
+    /// its thread's CPU time over its wall time.
     pub busiest_worker: f64,
     /// Peak resident set size of the process, KiB.
     pub peak_rss_kib: u64,
@@ -629,7 +712,8 @@ impl Summary {
             .endpoints
             .iter()
             .zip(stats.endpoints.iter())
-            .map(|(ep, c)| EndpointSummary {
+            .enumerate()
+            .map(|(i, (ep, c))| EndpointSummary {
                 url: ep.target.url(),
                 method: ep.method.clone(),
                 target_rps: ep.rate,
@@ -646,13 +730,29 @@ impl Summary {
                 latency_us: Latency::from_histogram(&c.latency),
                 service_us: Latency::from_histogram(&c.service),
                 bytes: Bytes {
-                    read: 0,
-                    written: 0,
+                    read: c.bytes_read,
+                    written: c.bytes_written,
                 },
                 timeline: Vec::new(),
-                samples: Vec::new(),
+                samples: stats.samples.samples_of(i),
             })
             .collect();
+        let schedules: Vec<Option<(f64, f64)>> = plan
+            .endpoints
+            .iter()
+            .map(|ep| {
+                ep.rate.map(|r| {
+                    let ramp = ep.ramp_up.or(plan.ramp_up).map_or(0.0, |d| d.as_secs_f64());
+                    (r, ramp)
+                })
+            })
+            .collect();
+        let built = timeline::build(&stats.timelines, &schedules, secs);
+        let mut endpoints = endpoints;
+        for (ep, rows) in endpoints.iter_mut().zip(built.endpoints) {
+            ep.timeline = rows;
+        }
+        let health = health_of(stats, plan, facts.threads);
         let rates: Vec<f64> = plan.endpoints.iter().filter_map(|e| e.rate).collect();
         let first = plan.endpoints.first();
         Summary {
@@ -682,10 +782,46 @@ impl Summary {
             endpoints,
             early_exit,
             interrupted: false,
-            health: Health::default(),
-            intervals: Vec::new(),
+            health,
+            intervals: built.intervals,
             histogram: total.latency,
         }
+    }
+}
+
+/// The summary's health figures and verdict from the merged worker counters (the
+/// process's CPU time and peak RSS are added by `run`, which measures them).
+fn health_of(stats: &WorkerStats, plan: &Plan, threads: usize) -> Health {
+    let h = &stats.health;
+    let mean_ns = if h.direct_sends > 0 {
+        h.lateness_total_ns as f64 / h.direct_sends as f64
+    } else {
+        0.0
+    };
+    let facts = crate::health::Facts {
+        open: plan.endpoints.iter().any(|e| e.rate.is_some()),
+        closed: plan.endpoints.iter().any(|e| e.rate.is_none()),
+        direct_sends: h.direct_sends,
+        late_sends: h.late_sends,
+        lateness_max_ns: h.lateness_max_ns,
+        lateness_mean_ns: mean_ns,
+        capped_unsent: h.capped_unsent,
+        busiest: h.busiest,
+        threads,
+    };
+    Health {
+        loop_turns: h.loop_turns,
+        late_sends: h.late_sends,
+        lateness_max_us: h.lateness_max_ns.saturating_add(500) / 1000,
+        lateness_mean_us: round2(mean_ns / 1e3),
+        queued: h.queued,
+        queue_wait_total_us: h.queue_wait_total_ns / 1000,
+        queue_wait_max_us: h.queue_wait_max_ns / 1000,
+        cpu_user_s: 0.0,
+        cpu_sys_s: 0.0,
+        busiest_worker: round2(h.busiest),
+        peak_rss_kib: 0,
+        bottleneck: crate::health::verdict(&facts),
     }
 }
 
@@ -778,6 +914,88 @@ mod tests {
         let t = a.total();
         assert_eq!(t.latency.len(), 1);
         assert!(t.latency.max() >= MAX_LATENCY_US / 2);
+    }
+
+    #[test]
+    fn summary_carries_bytes_timeline_samples_and_health() {
+        let target = crate::target::Target::parse("http://x/").unwrap();
+        let mut plan = Plan::new(vec![
+            crate::plan::Endpoint {
+                rate: Some(2.0),
+                ..crate::plan::Endpoint::get(target.clone())
+            },
+            crate::plan::Endpoint::get(target),
+        ]);
+        plan.connections = 2;
+        // Two workers, their seconds interleaved.
+        let mut a = WorkerStats::new(2);
+        a.prepare(4, 4);
+        a.record_response_at(0, 200, 1_000_000, 900_000, 100_000_000);
+        a.record_response_at(0, 200, 1_500_000, 900_000, 1_200_000_000);
+        a.tick(1_900_000_000);
+        a.record_failed(0, ErrorKind::Timeout);
+        a.endpoints[0].bytes_read = 100;
+        a.endpoints[0].bytes_written = 40;
+        let i = a
+            .samples
+            .begin(0, 200, b"HTTP/1.1 200 OK\r\n\r\n", 100)
+            .unwrap();
+        a.samples.append(i, b"hello");
+        a.samples.finish(i);
+        a.health.record_send(50_000, false);
+        a.health.record_send(3_000_000, false);
+        a.health.cpu_ns = 500;
+        a.health.wall_ns = 1_000;
+        a.finish_timeline(2_000_000_000);
+        let mut b = WorkerStats::new(2);
+        b.record_response_at(0, 503, 2_000_000, 2_000_000, 300_000_000);
+        b.record_response_at(1, 200, 10_000, 10_000, 1_500_000_000);
+        b.health.record_send(20_000, true);
+        b.finish_timeline(2_000_000_000);
+        let mut total = WorkerStats::new(2);
+        total.merge(&a);
+        total.merge(&b);
+        let facts = RunFacts {
+            plan: &plan,
+            threads: 2,
+            pipelining: 1,
+            duration_s: 2.0,
+        };
+        let sum = Summary::new(&total, facts, None);
+        let e0 = &sum.endpoints[0];
+        assert_eq!((e0.bytes.read, e0.bytes.written), (100, 40));
+        let rows: Vec<(u32, u64, u64, Option<f64>, u64)> = e0
+            .timeline
+            .iter()
+            .map(|r| (r.t, r.responses, r.errors, r.target_rps, r.max_us))
+            .collect();
+        assert_eq!(
+            rows,
+            vec![(0, 2, 0, Some(2.0), 2_000), (1, 1, 1, Some(2.0), 1_500)]
+        );
+        assert_eq!(sum.endpoints[1].timeline[1].responses, 1);
+        assert_eq!(sum.endpoints[1].timeline[1].target_rps, None);
+        assert_eq!(sum.intervals.len(), 2);
+        assert_eq!(
+            decode_histogram(&sum.intervals[1].histogram).unwrap().len(),
+            2
+        );
+        assert_eq!(e0.samples.len(), 1);
+        assert_eq!(e0.samples[0].body, "hell");
+        assert!(e0.samples[0].truncated);
+        let h = &sum.health;
+        assert_eq!((h.late_sends, h.lateness_max_us), (1, 3_000));
+        assert_eq!(h.lateness_mean_us, 1_525.0);
+        assert_eq!((h.queued, h.queue_wait_max_us), (1, 20));
+        assert_eq!(h.busiest_worker, 0.5);
+        // 1 of 2 sends over 1 ms late: the client was the bottleneck.
+        assert!(h.bottleneck.as_deref().unwrap().contains("1 of 2 sends"));
+        let v = serde_json::to_value(&sum).unwrap();
+        for k in ["bytes", "timeline", "samples"] {
+            assert!(!v["endpoints"][0][k].is_null(), "{k}");
+        }
+        assert!(v["health"]["bottleneck"].is_string());
+        assert!(v["intervals"][0]["histogram"].is_string());
     }
 
     #[test]

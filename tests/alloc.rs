@@ -9,6 +9,16 @@
 //! and asserts the two counts are equal, i.e. the extra requests allocate nothing. Both
 //! runs must complete every request with no error.
 //!
+//! A run is measured in two parts. The engine (`tressi::collect`: set-up, workers, loop,
+//! merge) must allocate exactly the same in both runs — its per-second timeline storage
+//! is reserved up front, so crossing second boundaries allocates nothing either. The
+//! summary (`Collected::summary`) holds the per-second timeline and interval histograms
+//! and words that depend on what happened (the bottleneck verdict, samples), so its count
+//! varies a little from run to run; it is checked to stay within
+//! `SUMMARY_BASE_ALLOCS + SUMMARY_ALLOCS_PER_SECOND × seconds` — a few per *second* of the
+//! run (decoding each second, one encoded interval string each), never per request (the
+//! extra 100,000 requests would show as thousands).
+//!
 //! A second part feeds the response parser heads split across reads (which the loopback
 //! runs above practically never produce): a split head of up to 4 KiB costs one buffer
 //! per connection, then nothing (asserted for ~300-byte and ~2 KiB heads); a larger split
@@ -84,6 +94,14 @@ impl std::ops::Sub for Count {
         }
     }
 }
+
+/// Most allocations the summary makes per second of the run (one endpoint, one worker):
+/// decoding the second's histogram, encoding its interval (deflate buffers, base64).
+/// Measured: ~15-22.
+const SUMMARY_ALLOCS_PER_SECOND: u64 = 32;
+/// Most allocations of the rest of the summary (one endpoint): maps, strings, the sample,
+/// the verdict. Measured: ~25-35.
+const SUMMARY_BASE_ALLOCS: u64 = 80;
 
 /// Upper bound on the whole test (debug build, shared 2-core machine).
 const LIMIT: Duration = Duration::from_secs(240);
@@ -178,14 +196,30 @@ fn plan(addr: SocketAddr, case: &Case, n: u64) -> tressi::Plan {
     }
 }
 
-/// Runs `case` with `n` requests and returns the allocations of the whole `run` call
-/// (plan validation, set-up probe, worker thread, loop, merge, summary).
-fn measure(addr: SocketAddr, case: &Case, n: u64) -> (Count, tressi::Summary) {
+/// Allocations of one run: the engine's (plan validation, set-up probe, worker thread,
+/// loop, merge) and the summary's, and the run's length in (started) seconds.
+#[derive(Debug, Clone, Copy)]
+struct Measured {
+    engine: Count,
+    summary: Count,
+    seconds: u64,
+}
+
+/// Runs `case` with `n` requests and returns the allocations of `collect` and of
+/// `summary` (together: the whole `run` call).
+fn measure(addr: SocketAddr, case: &Case, n: u64) -> (Measured, tressi::Summary) {
     let plan = plan(addr, case, n);
     let before = count();
-    let result = tressi::run(&plan);
-    let used = count() - before;
-    let summary = result.unwrap_or_else(|e| panic!("{}: run failed: {e}", case.name));
+    let result = tressi::collect(&plan, &mut |_| {});
+    let engine = count() - before;
+    let collected = result.unwrap_or_else(|e| panic!("{}: run failed: {e}", case.name));
+    let before = count();
+    let summary = collected.summary(&plan);
+    let used = Measured {
+        engine,
+        summary: count() - before,
+        seconds: summary.intervals.len() as u64,
+    };
     let r = summary.requests;
     assert_eq!(
         (r.sent, r.completed, r.failed, r.in_flight_at_stop),
@@ -207,7 +241,7 @@ fn measure(addr: SocketAddr, case: &Case, n: u64) -> (Count, tressi::Summary) {
 
 /// Runs a case twice and returns both counts; the larger run's summary is checked for
 /// reconnects (none with keep-alive, one per response without).
-fn compare(addr: SocketAddr, case: &Case) -> (Count, Count, Duration) {
+fn compare(addr: SocketAddr, case: &Case) -> (Measured, Measured, Duration) {
     let t = Instant::now();
     let (small, s1) = measure(addr, case, case.small);
     let (large, s2) = measure(addr, case, case.small + case.extra);
@@ -298,20 +332,21 @@ fn allocations_do_not_depend_on_the_number_of_requests() {
     drop(target);
 
     for (case, small, large, took) in &report {
-        eprintln!(
-            "{:<22} n={:>6}: {:>4} allocs {:>3} reallocs {:>8} bytes | n={:>6}: {:>4} allocs \
-             {:>3} reallocs {:>8} bytes | {:.1}s",
-            case.name,
-            case.small,
-            small.allocs,
-            small.reallocs,
-            small.bytes,
-            case.small + case.extra,
-            large.allocs,
-            large.reallocs,
-            large.bytes,
-            took.as_secs_f64()
-        );
+        for (n, m) in [(case.small, small), (case.small + case.extra, large)] {
+            eprintln!(
+                "{:<22} n={:>6}: engine {:>4} allocs {:>3} reallocs {:>8} bytes | \
+                 summary of {} s {:>3} allocs {:>2} reallocs",
+                case.name,
+                n,
+                m.engine.allocs,
+                m.engine.reallocs,
+                m.engine.bytes,
+                m.seconds,
+                m.summary.allocs,
+                m.summary.reallocs,
+            );
+        }
+        eprintln!("{:<22} {:.1}s", "", took.as_secs_f64());
     }
     let (small_head, big_head) = split_heads();
     eprintln!(
@@ -323,12 +358,22 @@ fn allocations_do_not_depend_on_the_number_of_requests() {
 
     for (case, small, large, _) in &report {
         assert_eq!(
-            (large.allocs, large.reallocs),
-            (small.allocs, small.reallocs),
-            "{}: {} more requests changed the allocation count",
+            (large.engine.allocs, large.engine.reallocs),
+            (small.engine.allocs, small.engine.reallocs),
+            "{}: {} more requests changed the engine's allocation count",
             case.name,
             case.extra
         );
+        for (n, m) in [(case.small, small), (case.small + case.extra, large)] {
+            let used = m.summary.allocs + m.summary.reallocs;
+            let bound = SUMMARY_BASE_ALLOCS + SUMMARY_ALLOCS_PER_SECOND * m.seconds;
+            assert!(
+                used <= bound,
+                "{}: n={n}: the summary of {} s allocated {used} times (at most {bound})",
+                case.name,
+                m.seconds
+            );
+        }
     }
 }
 

@@ -4,7 +4,8 @@
 //! it never reads a clock (time is an argument), never registers with mio, and never
 //! copies request bytes: it writes slices of the worker's prebuilt request buffer.
 
-use crate::http::response::{Limits, ResponseParser};
+use crate::http::response::{BodySink, Limits, ResponseParser};
+use crate::samples::SampleStore;
 use crate::stats::{ErrorKind, WorkerStats};
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
@@ -80,6 +81,36 @@ pub struct Conn<S> {
     pub failures: u32,
     /// True once this slot has been connected at least once.
     pub ever_connected: bool,
+    /// The response being parsed is being sampled into the worker's store as this.
+    sample: Option<u32>,
+}
+
+/// Shows the parser's view of the current response to the worker's sample store: only a
+/// response whose endpoint and status have no sample yet is copied (bounded); for every
+/// other one this costs one bitmap test.
+struct Capture<'a> {
+    store: &'a mut SampleStore,
+    slot: &'a mut Option<u32>,
+    endpoint: usize,
+    now_ns: u64,
+}
+
+impl BodySink for Capture<'_> {
+    #[inline]
+    fn head(&mut self, status: u16, head: &[u8]) -> bool {
+        if !self.store.wants(self.endpoint, status) {
+            return false;
+        }
+        *self.slot = self.store.begin(self.endpoint, status, head, self.now_ns);
+        self.slot.is_some()
+    }
+
+    #[inline]
+    fn body(&mut self, data: &[u8]) {
+        if let Some(i) = *self.slot {
+            self.store.append(i, data);
+        }
+    }
 }
 
 impl<S: Read + Write> Conn<S> {
@@ -95,6 +126,7 @@ impl<S: Read + Write> Conn<S> {
             write_off: 0,
             failures: 0,
             ever_connected: false,
+            sample: None,
         }
     }
 
@@ -186,6 +218,9 @@ impl<S: Read + Write> Conn<S> {
                         };
                         let len = reqs.get(req.endpoint as usize).map_or(0, Vec::len);
                         let left = len.saturating_sub(self.write_off);
+                        if let Some(c) = stats.endpoints.get_mut(req.endpoint as usize) {
+                            c.bytes_written += n.min(left) as u64;
+                        }
                         if n >= left {
                             n -= left;
                             self.write_idx += 1;
@@ -250,7 +285,22 @@ impl<S: Read + Write> Conn<S> {
                 return self.fail(ErrorKind::Parse, stats);
             };
             let (head, close, deadline) = (front.head, front.close, front.deadline_ns);
-            match self.parser.feed(data, head) {
+            let ep = front.endpoint as usize;
+            let mut sink = Capture {
+                store: &mut stats.samples,
+                slot: &mut self.sample,
+                endpoint: ep,
+                now_ns,
+            };
+            let fed = self.parser.feed_with(data, head, &mut sink);
+            if let Some(c) = stats.endpoints.get_mut(ep) {
+                let used = match fed {
+                    Ok((used, Some(_))) => used,
+                    _ => data.len(),
+                };
+                c.bytes_read += used as u64;
+            }
+            match fed {
                 Ok((used, Some(resp))) => {
                     if now_ns > deadline {
                         // Later than its timeout (the timer had not fired yet): it ends as
@@ -278,12 +328,16 @@ impl<S: Read + Write> Conn<S> {
     fn complete(&mut self, status: u16, now_ns: u64, stats: &mut WorkerStats) {
         if let Some(req) = self.inflight.pop_front() {
             self.write_idx = self.write_idx.saturating_sub(1);
-            stats.record_response(
+            stats.record_response_at(
                 req.endpoint as usize,
                 status,
                 now_ns.saturating_sub(req.intended_ns),
                 now_ns.saturating_sub(req.sent_ns),
+                now_ns,
             );
+            if let Some(i) = self.sample.take() {
+                stats.samples.finish(i);
+            }
             self.failures = 0;
         }
     }
@@ -322,6 +376,9 @@ impl<S: Read + Write> Conn<S> {
     /// none is outstanding) and drops the connection state (the socket stays in `io` for
     /// the caller to deregister).
     pub fn fail(&mut self, kind: ErrorKind, stats: &mut WorkerStats) -> Outcome {
+        if let Some(i) = self.sample.take() {
+            stats.samples.abort(i);
+        }
         if self.inflight.is_empty() {
             stats.record_conn_error(kind);
         }
@@ -335,6 +392,9 @@ impl<S: Read + Write> Conn<S> {
 
     /// The run stopped: outstanding requests are counted as in flight at stop.
     pub fn abandon(&mut self, stats: &mut WorkerStats) {
+        if let Some(i) = self.sample.take() {
+            stats.samples.abort(i);
+        }
         for req in &self.inflight {
             if let Some(c) = stats.endpoints.get_mut(req.endpoint as usize) {
                 c.in_flight_at_stop += 1;
@@ -571,6 +631,136 @@ mod tests {
         assert_eq!(st.endpoints[0].completed, 2);
         assert_eq!(st.endpoints[1].completed, 2);
         assert_eq!(st.endpoints[1].sent, 2);
+    }
+
+    #[test]
+    fn bytes_are_attributed_to_the_endpoint_of_each_request() {
+        let mut st = WorkerStats::new(2);
+        let mut c = open(4, Mem::default());
+        for e in [0, 1, 0] {
+            c.enqueue(req(e, 0, 0), &mut st);
+        }
+        c.flush(&reqs(), &mut st);
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n";
+        let answers = [OK, &head[..], OK].concat();
+        // Split mid-response, as reads do.
+        let (a, b) = answers.split_at(OK.len() + 10);
+        mem(&mut c).reads.push_back(Ok(a.to_vec()));
+        mem(&mut c).reads.push_back(Ok(b.to_vec()));
+        let mut scratch = [0u8; 4096];
+        c.on_readable(&mut scratch, 5, true, &mut st);
+        assert_eq!(st.total().completed, 3);
+        assert_eq!(st.endpoints[0].bytes_written, 2 * REQ.len() as u64);
+        assert_eq!(st.endpoints[1].bytes_written, REQ_B.len() as u64);
+        assert_eq!(st.endpoints[0].bytes_read, 2 * OK.len() as u64);
+        assert_eq!(st.endpoints[1].bytes_read, head.len() as u64);
+        assert_eq!(
+            st.bytes_read,
+            st.endpoints[0].bytes_read + st.endpoints[1].bytes_read
+        );
+    }
+
+    #[test]
+    fn first_response_of_each_status_is_sampled_then_nothing_is_copied() {
+        let mut st = WorkerStats::new(2);
+        st.prepare(8, 4);
+        let mut c = open(8, Mem::default());
+        send(&mut c, 6, 0, &mut st);
+        let chunked = b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n\
+                        4\r\nnope\r\n6\r\n, gone\r\n0\r\n\r\n";
+        let other = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nworld";
+        let stream = [OK, &chunked[..], OK, &other[..], &chunked[..], OK].concat();
+        // Every split gives the same samples.
+        for at in 0..=stream.len() {
+            let mut st2 = WorkerStats::new(2);
+            st2.prepare(8, 4);
+            let mut c2 = open(8, Mem::default());
+            send(&mut c2, 6, 0, &mut st2);
+            let (a, b) = stream.split_at(at);
+            for piece in [a, b] {
+                if !piece.is_empty() {
+                    mem(&mut c2).reads.push_back(Ok(piece.to_vec()));
+                }
+            }
+            let mut scratch = [0u8; 4096];
+            c2.on_readable(&mut scratch, 5, true, &mut st2);
+            c2.on_readable(&mut scratch, 5, true, &mut st2);
+            assert_eq!(st2.total().completed, 6, "at {at}");
+            let got: Vec<(u16, String, bool)> = st2
+                .samples
+                .samples_of(0)
+                .into_iter()
+                .map(|s| (s.status, s.body, s.truncated))
+                .collect();
+            assert_eq!(
+                got,
+                vec![(200, "hello".into(), false), (404, "nope, go".into(), true)],
+                "at {at}"
+            );
+        }
+        mem(&mut c).reads.push_back(Ok(stream));
+        let mut scratch = [0u8; 4096];
+        c.on_readable(&mut scratch, 5, true, &mut st);
+        let s = st.samples.samples_of(0);
+        assert_eq!(
+            s[1].head,
+            "HTTP/1.1 404 Not Found\nTransfer-Encoding: chunked"
+        );
+        assert!(st.samples.samples_of(1).is_empty());
+    }
+
+    #[test]
+    fn a_failed_response_is_not_kept_as_the_sample() {
+        let mut st = WorkerStats::new(2);
+        let mut c = open(1, Mem::default());
+        send(&mut c, 1, 0, &mut st);
+        let m = mem(&mut c);
+        m.reads.push_back(Ok(
+            b"HTTP/1.1 500 Oops\r\nContent-Length: 10\r\n\r\nabc".to_vec()
+        ));
+        m.eof_when_empty = true;
+        let mut scratch = [0u8; 1024];
+        assert_eq!(
+            c.on_readable(&mut scratch, 5, true, &mut st),
+            Outcome::Failed(ErrorKind::Closed)
+        );
+        assert!(st.samples.samples_of(0).is_empty());
+        assert!(st.samples.wants(0, 500), "a later 500 is sampled instead");
+    }
+
+    #[test]
+    fn a_hostile_huge_body_stays_bounded() {
+        let mut st = WorkerStats::new(2);
+        st.prepare(4096, 1);
+        let mut c = open(1, Mem::default());
+        send(&mut c, 1, 0, &mut st);
+        let m = mem(&mut c);
+        m.reads.push_back(Ok(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec()
+        ));
+        // 64 MiB of chunk data in 64 KiB chunks, then the end.
+        let chunk = [b"10000\r\n".as_slice(), &[b'z'; 0x10000], b"\r\n"].concat();
+        for _ in 0..1024 {
+            m.reads.push_back(Ok(chunk.clone()));
+        }
+        m.reads.push_back(Ok(b"0\r\n\r\n".to_vec()));
+        let mut scratch = vec![0u8; 64 * 1024];
+        for _ in 0..2000 {
+            c.on_readable(&mut scratch, 5, false, &mut st);
+            if st.total().completed == 1 {
+                break;
+            }
+        }
+        assert_eq!(st.total().completed, 1);
+        let s = &st.samples.samples_of(0)[0];
+        assert_eq!(s.body.len(), 4096);
+        assert!(s.truncated);
+        assert!(
+            st.samples.stored_bytes() <= 4096 + 64,
+            "{}",
+            st.samples.stored_bytes()
+        );
+        assert!(st.bytes_read > 64 << 20);
     }
 
     #[test]

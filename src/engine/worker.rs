@@ -40,6 +40,9 @@ const MAX_POLL_NS: u64 = 100_000_000;
 /// Most tokens one endpoint releases per loop turn: an absurd rate must not stall the
 /// loop (tokens left due are counted as never sent at the stop).
 const MAX_TOKENS_PER_TURN: usize = 4096;
+/// After SIGINT/SIGTERM, responses still outstanding are waited for this long at most
+/// (or the longest response timeout, if shorter); nothing new is sent meanwhile.
+const DRAIN_NS: u64 = 1_000_000_000;
 /// Reconnect back-off: 10 ms doubling to 1 s.
 const BACKOFF_MIN_NS: u64 = 10_000_000;
 const BACKOFF_MAX_NS: u64 = 1_000_000_000;
@@ -187,6 +190,8 @@ pub struct WorkerPlan {
     /// Stop at this time (ns since `origin`); `None` = when the quota is done.
     pub stop_at_ns: Option<u64>,
     pub limits: Limits,
+    /// Bytes of each sampled response body kept (`--sample-size`).
+    pub sample_size: usize,
 }
 
 /// One connection slot: the connection, its pool, and its single pending timer.
@@ -287,6 +292,11 @@ struct Worker<'a> {
     schedule_start_ns: Option<u64>,
     /// When `release_due` last ran.
     last_release_ns: u64,
+    /// A signal asked to stop: nothing more is sent, and the run ends when nothing is
+    /// outstanding or at this time (ns since the origin), whichever comes first.
+    draining_until: Option<u64>,
+    /// How long to wait for outstanding responses after a signal.
+    drain_ns: u64,
 }
 
 /// Runs one worker to the end and returns its counts.
@@ -363,8 +373,28 @@ pub fn run(plan: &WorkerPlan, control: &Control, origin: Instant) -> io::Result<
         expired: Vec::with_capacity(total_slots + plan.endpoints.len()),
         schedule_start_ns: None,
         last_release_ns: 0,
+        draining_until: None,
+        drain_ns: plan
+            .endpoints
+            .iter()
+            .map(|e| e.timeout.as_nanos() as u64)
+            .max()
+            .unwrap_or(DRAIN_NS)
+            .min(DRAIN_NS),
     };
+    // Room for the run's seconds of timeline (reserved, not touched: it costs no memory
+    // until used), so closing a second does not reallocate in a run of that length.
+    let seconds = plan
+        .stop_at_ns
+        .map_or(crate::timeline::DEFAULT_SECONDS, |t| {
+            (t / crate::timeline::NS) as usize + 2
+        });
+    w.stats.prepare(plan.sample_size, seconds.min(3600));
+    let cpu0 = crate::health::thread_cpu_ns();
+    let wall0 = clock(origin);
     w.run_loop()?;
+    w.stats.health.cpu_ns = crate::health::thread_cpu_ns().saturating_sub(cpu0);
+    w.stats.health.wall_ns = clock(origin).saturating_sub(wall0);
     Ok(w.stats)
 }
 
@@ -381,11 +411,14 @@ impl Worker<'_> {
         }
         loop {
             let now = clock(self.origin);
+            self.stats.tick(now);
             if self.should_stop(now) {
                 break;
             }
-            self.start_schedules(now);
-            self.release_due(now);
+            if self.draining_until.is_none() {
+                self.start_schedules(now);
+                self.release_due(now);
+            }
             if now >= self.next_publish_ns {
                 self.control.publish(self.plan.index, now, &self.stats);
                 self.next_publish_ns = now + PUBLISH_EVERY_NS;
@@ -395,6 +428,9 @@ impl Worker<'_> {
                 wake = wake.min(t);
             }
             if let Some(t) = self.plan.stop_at_ns {
+                wake = wake.min(t);
+            }
+            if let Some(t) = self.draining_until {
                 wake = wake.min(t);
             }
             if !self.hot.is_empty() {
@@ -417,11 +453,13 @@ impl Worker<'_> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
+            self.stats.health.loop_turns += 1;
             let mut n = 0u32;
             for ev in events.iter() {
                 // One clock read per readiness event: the best observation of when its
                 // bytes were there, and the send time of what it writes.
                 let now = clock(self.origin);
+                self.stats.tick(now);
                 if self.past_stop(now) {
                     break; // the rest of the batch is after the end of the run
                 }
@@ -442,12 +480,14 @@ impl Worker<'_> {
             }
             self.serve_hot();
             let now = clock(self.origin);
+            self.stats.tick(now);
             self.run_timers(now);
         }
         // The run stopped: whatever is outstanding is "in flight at stop", whatever still
         // waits for a connection was never sent. (Closing the sockets, when the slab
         // drops, is not part of the measured time.)
         self.stats.stopped_ns = clock(self.origin);
+        self.stats.finish_timeline(self.stats.stopped_ns);
         for (_, slot) in self.slots.iter_mut() {
             slot.conn.abandon(&mut self.stats);
         }
@@ -466,7 +506,10 @@ impl Worker<'_> {
             for (e, c) in self.endpoints.iter().zip(self.stats.endpoints.iter_mut()) {
                 if let Some(b) = &e.bucket {
                     let left = b.due_before(last).saturating_sub(b.issued());
-                    c.unsent = c.unsent.saturating_add(left.min(self.remaining));
+                    let left = left.min(self.remaining);
+                    c.unsent = c.unsent.saturating_add(left);
+                    // Due but not released: the loop could not keep up with the schedule.
+                    self.stats.health.capped_unsent += left;
                 }
             }
         }
@@ -481,9 +524,17 @@ impl Worker<'_> {
         self.plan.stop_at_ns.is_some_and(|t| now >= t)
     }
 
-    fn should_stop(&self, now: u64) -> bool {
-        if self.past_stop(now) || signal::stop_requested() || self.control.stop_requested() {
+    fn should_stop(&mut self, now: u64) -> bool {
+        if self.past_stop(now) || self.control.stop_requested() {
             return true;
+        }
+        if signal::stop_requested() {
+            // SIGINT/SIGTERM: stop sending, and give the responses already on their way a
+            // moment to arrive (they are counted), then stop.
+            let until = *self
+                .draining_until
+                .get_or_insert(now.saturating_add(self.drain_ns));
+            return now >= until || self.stats.outstanding() == 0;
         }
         // A count-only run whose target cannot be reached (or went away) must not retry
         // forever: give up after a few failed connects of every slot in a row (about
@@ -573,6 +624,9 @@ impl Worker<'_> {
             if slot.conn.room() == 0 {
                 continue; // stale entry
             }
+            self.stats
+                .health
+                .record_send(now.saturating_sub(intended_ns), false);
             slot.conn.enqueue(req, &mut self.stats);
             self.arm_response_timer(key, now);
             self.flush(key, now);
@@ -616,6 +670,9 @@ impl Worker<'_> {
         };
         let p = slot.pool;
         let mut added = false;
+        if self.draining_until.is_some() {
+            return;
+        }
         if self.pools[p].closed.is_some() {
             if self.past_stop(now) {
                 return;
@@ -640,6 +697,9 @@ impl Worker<'_> {
                 let Some(w) = self.pools[p].waiting.pop_front() else {
                     break;
                 };
+                self.stats
+                    .health
+                    .record_send(now.saturating_sub(w.intended_ns), true);
                 let req = self.request(w.endpoint as usize, w.intended_ns, now);
                 if let Some(slot) = self.slots.get_mut(key) {
                     slot.conn.enqueue(req, &mut self.stats);
@@ -773,6 +833,7 @@ impl Worker<'_> {
                 continue;
             }
             let now = clock(self.origin);
+            self.stats.tick(now);
             if self.past_stop(now) {
                 break;
             }
@@ -933,7 +994,7 @@ impl Worker<'_> {
 
     /// Starts a non-blocking connect for `key`.
     fn connect(&mut self, key: usize, now: u64) {
-        if self.plan.stop_at_ns.is_some_and(|t| now >= t) {
+        if self.plan.stop_at_ns.is_some_and(|t| now >= t) || self.draining_until.is_some() {
             return;
         }
         let Some(slot) = self.slots.get_mut(key) else {

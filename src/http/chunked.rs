@@ -7,6 +7,8 @@
 //! Must not: store or decode body bytes, allocate, read a clock, touch a socket, or panic on
 //! any input. Chunk data is skipped in bulk (one subtraction per `feed`); only the framing
 //! bytes (size lines, CRLFs, trailers) are looked at one by one, and each of those is bounded.
+//! `feed_data` hands each run of chunk data (the de-chunked body, as slices of the input)
+//! to a callback, for a caller that keeps a bounded sample; the decoder itself keeps none.
 //!
 //! Leniency, on purpose (we are a client measuring servers, not a proxy):
 //! - a bare LF is accepted wherever CRLF is expected; a CR must be followed by LF;
@@ -143,6 +145,17 @@ impl ChunkedDecoder {
     /// rest belongs to whatever follows the body). Feeding a completed decoder returns
     /// `(0, true)`. After an error the decoder is meaningless until `reset`.
     pub fn feed(&mut self, input: &[u8]) -> Result<(usize, bool), ChunkedError> {
+        self.feed_data(input, |_| {})
+    }
+
+    /// Like `feed`, and passes each run of chunk data within `input` (the de-chunked body
+    /// bytes, in order, never framing) to `on_data`. No copy: the slices borrow `input`.
+    #[inline]
+    pub fn feed_data<F: FnMut(&[u8])>(
+        &mut self,
+        input: &[u8],
+        mut on_data: F,
+    ) -> Result<(usize, bool), ChunkedError> {
         let mut i = 0usize;
         while let Some(rest) = input.get(i..) {
             if rest.is_empty() {
@@ -155,6 +168,9 @@ impl ChunkedDecoder {
                     let avail = rest.len() as u64;
                     let take = remaining.min(avail);
                     // take <= rest.len(), so it fits in usize.
+                    if let Some(data) = rest.get(..take as usize) {
+                        on_data(data);
+                    }
                     i = i.saturating_add(take as usize);
                     let left = remaining - take;
                     self.state = if left == 0 {
@@ -588,6 +604,57 @@ mod tests {
             let each: Vec<&[u8]> = bytes.chunks(1).collect();
             assert_eq!(run_pieces(&each), want, "{name}: byte by byte");
             fuzz_check_chunked(&bytes);
+        }
+    }
+
+    /// Feeds `pieces` with `feed_data`, collecting the de-chunked bytes.
+    fn dechunk(pieces: &[&[u8]]) -> (Result<(usize, bool), ChunkedError>, Vec<u8>) {
+        let mut dec = ChunkedDecoder::new();
+        let mut data = Vec::new();
+        let mut total = 0;
+        for piece in pieces {
+            match dec.feed_data(piece, |d| data.extend_from_slice(d)) {
+                Err(e) => return (Err(e), data),
+                Ok((n, done)) => {
+                    total += n;
+                    if done {
+                        return (Ok((total, true)), data);
+                    }
+                }
+            }
+        }
+        (Ok((total, false)), data)
+    }
+
+    #[test]
+    fn feed_data_gives_the_dechunked_body_however_split() {
+        let cases: &[(&str, &[u8], &[u8])] = &[
+            ("simple", b"5\r\nhello\r\n0\r\n\r\n", b"hello"),
+            (
+                "two chunks, extensions, trailer",
+                b"3;a=b\r\nabc\r\n4 ; q=\"x\"\r\ndefg\r\n0\r\nT: v\r\n\r\n",
+                b"abcdefg",
+            ),
+            ("bare LF, hex size", b"A\n0123456789\n0\n\n", b"0123456789"),
+            (
+                "data with CRLF inside",
+                b"4\r\n\r\n\r\n\r\n0\r\n\r\n",
+                b"\r\n\r\n",
+            ),
+            ("empty body", b"0\r\n\r\n", b""),
+            ("unfinished", b"6\r\nabc", b"abc"),
+            ("bad size after data", b"2\r\nok\r\nzz\r\n", b"ok"),
+        ];
+        for (name, bytes, want) in cases {
+            let (whole, data) = dechunk(&[bytes]);
+            assert_eq!(data, *want, "{name}: whole");
+            assert_eq!(whole, run_pieces(&[bytes]), "{name}: same outcome as feed");
+            for at in 0..=bytes.len() {
+                let (a, b) = bytes.split_at(at);
+                assert_eq!(dechunk(&[a, b]), (whole, want.to_vec()), "{name}: at {at}");
+            }
+            let each: Vec<&[u8]> = bytes.chunks(1).collect();
+            assert_eq!(dechunk(&each), (whole, want.to_vec()), "{name}: bytewise");
         }
     }
 

@@ -5,7 +5,9 @@
 //! Gives the same result however the bytes are split across `feed` calls.
 //!
 //! Must not: touch sockets or clocks, store body bytes, grow memory without bound, or panic
-//! on any input. The only allocation is the head buffer, used only when a head is split
+//! on any input. (`feed_with` shows the current response's head and body bytes to a
+//! `BodySink` as it passes over them — for chunked bodies the de-chunked data — so a caller
+//! can keep a bounded sample; the parser still keeps none.) The only allocation is the head buffer, used only when a head is split
 //! across reads, bounded by `Limits::max_head`, and freed when it grew above ~1 KiB.
 //!
 //! Choices worth knowing:
@@ -34,6 +36,30 @@ pub const HEADERS_CAP: usize = 512;
 const KEEP_HEAD_CAPACITY: usize = 4096;
 /// First allocation of the head buffer: most split heads fit, so steady state never regrows.
 const INITIAL_HEAD_CAPACITY: usize = 512;
+
+/// Sees the bytes of each final response as the parser passes over them (see
+/// `ResponseParser::feed_with`). Borrowed slices of the input or of the head buffer: no
+/// copy unless the sink makes one.
+pub trait BodySink {
+    /// A final response's head was parsed: `head` is its status line, fields and empty
+    /// line (skipped 1xx heads and leading empty lines before it are not included).
+    /// Return true to be given its body bytes.
+    fn head(&mut self, status: u16, head: &[u8]) -> bool;
+    /// Body bytes of the current response, in order (for chunked: the chunk data only).
+    fn body(&mut self, data: &[u8]);
+}
+
+/// A sink that wants nothing: `feed` uses it.
+pub struct NoSink;
+
+impl BodySink for NoSink {
+    #[inline]
+    fn head(&mut self, _status: u16, _head: &[u8]) -> bool {
+        false
+    }
+    #[inline]
+    fn body(&mut self, _data: &[u8]) {}
+}
 
 /// Bounds against hostile or broken servers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,8 +167,11 @@ pub struct ResponseParser {
     state: State,
     /// Bytes of a head split across `feed` calls; empty otherwise.
     head_buf: Vec<u8>,
-    /// Bytes of 1xx heads skipped for the current request.
-    interim_len: usize,
+    /// Bytes of 1xx heads skipped for the current request (saturating; u32 keeps the
+    /// parser small).
+    interim_len: u32,
+    /// The sink asked for the current response's body.
+    capture: bool,
 }
 
 impl ResponseParser {
@@ -152,6 +181,7 @@ impl ResponseParser {
             state: State::Head,
             head_buf: Vec::new(),
             interim_len: 0,
+            capture: false,
         }
     }
 
@@ -167,7 +197,19 @@ impl ResponseParser {
         input: &[u8],
         head_request: bool,
     ) -> Result<(usize, Option<Response>), ParseError> {
-        match self.feed_inner(input, head_request) {
+        self.feed_with(input, head_request, &mut NoSink)
+    }
+
+    /// Like `feed`, and shows `sink` each final head and, when it asks for it, the body
+    /// bytes consumed in this call (the same bytes however the input is split).
+    #[inline]
+    pub fn feed_with<S: BodySink + ?Sized>(
+        &mut self,
+        input: &[u8],
+        head_request: bool,
+        sink: &mut S,
+    ) -> Result<(usize, Option<Response>), ParseError> {
+        match self.feed_inner(input, head_request, sink) {
             Ok(v) => Ok(v),
             Err(e) => Err(self.poison(e)),
         }
@@ -212,6 +254,7 @@ impl ResponseParser {
         // split); drop a large one.
         self.release_head_buf();
         self.interim_len = 0;
+        self.capture = false;
     }
 
     /// Capacity of the head buffer (for tests and memory accounting).
@@ -221,14 +264,16 @@ impl ResponseParser {
 
     fn poison(&mut self, e: ParseError) -> ParseError {
         self.state = State::Poisoned(e);
+        self.capture = false;
         self.head_buf = Vec::new();
         e
     }
 
-    fn feed_inner(
+    fn feed_inner<S: BodySink + ?Sized>(
         &mut self,
         input: &[u8],
         head_request: bool,
+        sink: &mut S,
     ) -> Result<(usize, Option<Response>), ParseError> {
         let mut pos = 0usize;
         loop {
@@ -236,13 +281,13 @@ impl ResponseParser {
             match &mut self.state {
                 State::Poisoned(e) => return Err(*e),
                 State::Head => {
-                    let Some((used, head)) = self.feed_head(rest, head_request)? else {
+                    let Some((used, head)) = self.feed_head(rest, head_request, sink)? else {
                         return Ok((input.len(), None));
                     };
                     pos = pos.saturating_add(used);
-                    let head_len = self.interim_len.saturating_add(head.len);
+                    let head_len = (self.interim_len as usize).saturating_add(head.len);
                     if head.framing == Framing::Interim {
-                        self.interim_len = head_len;
+                        self.interim_len = u32::try_from(head_len).unwrap_or(u32::MAX);
                         continue;
                     }
                     self.interim_len = 0;
@@ -270,6 +315,10 @@ impl ResponseParser {
                 State::Length { resp, remaining } => {
                     // Bulk skip: one subtraction however many bytes arrived.
                     let take = (*remaining).min(rest.len() as u64);
+                    if self.capture {
+                        // take <= rest.len(), so the cast is lossless.
+                        sink.body(rest.get(..take as usize).unwrap_or_default());
+                    }
                     *remaining -= take;
                     resp.body_len = resp.body_len.saturating_add(take);
                     if *remaining > 0 {
@@ -281,7 +330,14 @@ impl ResponseParser {
                     return Ok((pos.saturating_add(take as usize), Some(done)));
                 }
                 State::Chunked { resp, dec } => {
-                    let (used, done) = dec.feed(rest).map_err(|_| ParseError::BadChunked)?;
+                    let capture = self.capture;
+                    let (used, done) = dec
+                        .feed_data(rest, |data| {
+                            if capture {
+                                sink.body(data);
+                            }
+                        })
+                        .map_err(|_| ParseError::BadChunked)?;
                     resp.body_len = resp.body_len.saturating_add(used as u64);
                     if !done {
                         return Ok((input.len(), None));
@@ -291,6 +347,9 @@ impl ResponseParser {
                     return Ok((pos.saturating_add(used), Some(finished)));
                 }
                 State::UntilClose { resp } => {
+                    if self.capture {
+                        sink.body(rest);
+                    }
                     resp.body_len = resp.body_len.saturating_add(rest.len() as u64);
                     return Ok((input.len(), None));
                 }
@@ -300,10 +359,11 @@ impl ResponseParser {
 
     /// Feeds head bytes. `Ok(None)`: all of `rest` was buffered, more is needed.
     /// `Ok(Some((used, head)))`: a head completed after `used` bytes of `rest`.
-    fn feed_head(
+    fn feed_head<S: BodySink + ?Sized>(
         &mut self,
         rest: &[u8],
         head_request: bool,
+        sink: &mut S,
     ) -> Result<Option<(usize, Head)>, ParseError> {
         let max_head = self.limits.max_head;
         if self.head_buf.is_empty() {
@@ -311,6 +371,9 @@ impl ResponseParser {
             // head that does not complete within them is too large.
             let window = rest.get(..max_head).unwrap_or(rest);
             if let Some(head) = parse_head(window, &self.limits, head_request)? {
+                if head.framing != Framing::Interim {
+                    self.capture = sink.head(head.status, window.get(..head.len).unwrap_or(window));
+                }
                 return Ok(Some((head.len, head)));
             }
             if rest.len() > max_head {
@@ -329,6 +392,10 @@ impl ResponseParser {
             if let Some(head) = parse_head(&self.head_buf, &self.limits, head_request)? {
                 // The empty line is in the new bytes (else it would have completed before).
                 let used = head.len.checked_sub(old).ok_or(ParseError::BadHead)?;
+                if head.framing != Framing::Interim {
+                    let bytes = self.head_buf.get(..head.len).unwrap_or(&self.head_buf);
+                    self.capture = sink.head(head.status, bytes);
+                }
                 self.release_head_buf();
                 return Ok(Some((used, head)));
             }
@@ -604,11 +671,58 @@ pub fn drive(
     out
 }
 
+/// What a `BodySink` that wants everything saw: per final head, its status, head bytes
+/// and body bytes (tests and fuzzing).
+#[doc(hidden)]
+#[derive(Debug, Default, PartialEq)]
+pub struct Recorded(pub Vec<(u16, Vec<u8>, Vec<u8>)>);
+
+impl BodySink for Recorded {
+    fn head(&mut self, status: u16, head: &[u8]) -> bool {
+        self.0.push((status, head.to_vec(), Vec::new()));
+        true
+    }
+    fn body(&mut self, data: &[u8]) {
+        if let Some(last) = self.0.last_mut() {
+            last.2.extend_from_slice(data);
+        }
+    }
+}
+
+/// Feeds `pieces` with `feed_with` until an error or a response that closes: the
+/// outcome of each `feed_with` call is checked against `drive`'s elsewhere; here only
+/// what the sink saw is returned.
+#[doc(hidden)]
+pub fn record(parser: &mut ResponseParser, pieces: &[&[u8]], head_flags: &[bool]) -> Recorded {
+    let mut seen = Recorded::default();
+    let mut done = 0usize;
+    for piece in pieces {
+        let mut rest: &[u8] = piece;
+        while !rest.is_empty() {
+            let head = head_flags.get(done).copied().unwrap_or(false);
+            match parser.feed_with(rest, head, &mut seen) {
+                Err(_) => return seen,
+                Ok((n, resp)) => {
+                    rest = rest.get(n..).unwrap_or_default();
+                    if let Some(r) = resp {
+                        done += 1;
+                        if !r.keep_alive {
+                            return seen;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    seen
+}
+
 /// Fuzz/replay check shared by `fuzz/fuzz_targets/response.rs` and `tests/fuzz_corpus.rs`.
 /// Byte 0 holds HEAD flags for the first 8 responses, byte 1 seeds a split point; the rest
 /// is the server's byte stream. Under the default limits and under small ones, the
 /// responses must be the same whole, split in two, split in three and byte by byte (and
-/// `drive` checks the per-call contract). Panics if a property fails.
+/// `drive` checks the per-call contract); so must what a `BodySink` is shown (heads and
+/// de-chunked bodies). Panics if a property fails.
 #[doc(hidden)]
 pub fn fuzz_check_response(data: &[u8]) {
     let (flags, seed, stream) = match data {
@@ -630,6 +744,14 @@ pub fn fuzz_check_response(data: &[u8]) {
         let (q, r) = rest.split_at(b - a);
         assert_eq!(whole, run(&[p, rest]), "split at {a}");
         assert_eq!(whole, run(&[p, q, r]), "split at {a} and {b}");
+        let rec = |pieces: &[&[u8]]| record(&mut ResponseParser::new(limits), pieces, &head_flags);
+        let seen = rec(&[stream]);
+        for (status, head, body) in &seen.0 {
+            assert!(*status >= 100 && head.len() <= limits.max_head, "{status}");
+            assert!(body.len() <= stream.len());
+        }
+        assert_eq!(seen, rec(&[p, rest]), "sink, split at {a}");
+        assert_eq!(seen, rec(&[p, q, r]), "sink, split at {a} and {b}");
         if len <= 2048 {
             let bytes: Vec<&[u8]> = stream.chunks(1).collect();
             assert_eq!(whole, run(&bytes), "byte by byte");
@@ -1212,6 +1334,160 @@ mod tests {
             );
             assert_eq!(got, c.want, "{}: byte by byte", c.name);
         }
+    }
+
+    type Seen = Recorded;
+
+    /// Feeds `pieces` with `feed_with` (as `drive` does with `feed`): the outcome and
+    /// what the sink saw.
+    fn capture(pieces: &[&[u8]], head_flags: &[bool]) -> (Outcome, Seen) {
+        let mut p = ResponseParser::new(Limits::default());
+        let mut seen = Seen::default();
+        let mut out = Vec::new();
+        for piece in pieces {
+            let mut rest: &[u8] = piece;
+            while !rest.is_empty() {
+                let head = head_flags.get(out.len()).copied().unwrap_or(false);
+                match p.feed_with(rest, head, &mut seen) {
+                    Err(e) => {
+                        out.push(Err(e));
+                        return (out, seen);
+                    }
+                    Ok((n, resp)) => {
+                        rest = &rest[n..];
+                        if let Some(r) = resp {
+                            out.push(Ok(r));
+                            if !r.keep_alive {
+                                return (out, seen);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        match p.eof() {
+            Ok(Some(r)) => out.push(Ok(r)),
+            Ok(None) => {}
+            Err(e) => out.push(Err(e)),
+        }
+        (out, seen)
+    }
+
+    #[test]
+    fn sink_sees_the_same_heads_and_bodies_however_the_fixtures_are_split() {
+        for c in cases() {
+            let (whole, seen) = capture(&[&c.bytes], &c.head_flags);
+            assert_eq!(whole, c.want, "{}: same outcome as feed", c.name);
+            // Each completed response was shown to the sink: its head (at most head_len
+            // bytes, 1xx heads excluded) and never more body than it had on the wire.
+            for (r, (status, head, body)) in whole.iter().flatten().zip(&seen.0) {
+                assert_eq!(r.status, *status, "{}", c.name);
+                assert!(head.len() <= r.head_len, "{}", c.name);
+                assert!(head.ends_with(b"\n"), "{}", c.name);
+                assert!(body.len() as u64 <= r.body_len, "{}", c.name);
+            }
+            for at in split_points(c.bytes.len()) {
+                let (a, b) = c.bytes.split_at(at);
+                let (got, got_seen) = capture(&[a, b], &c.head_flags);
+                assert_eq!(got, whole, "{}: split at {at}", c.name);
+                assert_eq!(got_seen, seen, "{}: split at {at}", c.name);
+            }
+            let bytes: Vec<&[u8]> = c.bytes.chunks(1).collect();
+            assert_eq!(
+                capture(&bytes, &c.head_flags),
+                (whole, seen),
+                "{}: byte by byte",
+                c.name
+            );
+        }
+    }
+
+    #[test]
+    fn sink_gets_the_exact_body_of_each_framing() {
+        let head_100 = b"HTTP/1.1 100 Continue\r\n\r\n";
+        type Want<'a> = Vec<(u16, &'a [u8], &'a [u8])>;
+        let cases: &[(&str, Vec<u8>, Vec<bool>, Want)] = &[
+            (
+                "content-length, then pipelined",
+                cat(&[CL5, b"hello", NEXT, b"ok"]),
+                vec![],
+                vec![(200, CL5, b"hello"), (200, NEXT, b"ok")],
+            ),
+            (
+                "chunked is de-chunked",
+                cat(&[
+                    CHUNKED,
+                    b"3;x=y\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\n",
+                    NEXT,
+                    b"ok",
+                ]),
+                vec![],
+                vec![(200, CHUNKED, b"abcde"), (200, NEXT, b"ok")],
+            ),
+            (
+                "1xx head is not shown",
+                cat(&[head_100, CL5, b"hello"]),
+                vec![],
+                vec![(200, CL5, b"hello")],
+            ),
+            (
+                "HEAD and 204 have no body",
+                cat(&[CL5, b"HTTP/1.1 204 No Content\r\n\r\n", NEXT, b"ok"]),
+                vec![true],
+                vec![
+                    (200, CL5, b""),
+                    (204, b"HTTP/1.1 204 No Content\r\n\r\n", b""),
+                    (200, NEXT, b"ok"),
+                ],
+            ),
+            (
+                "close-delimited",
+                b"HTTP/1.0 404 Not Found\r\n\r\nno such thing".to_vec(),
+                vec![],
+                vec![(404, b"HTTP/1.0 404 Not Found\r\n\r\n", b"no such thing")],
+            ),
+            (
+                "body cut short by a bad chunk",
+                cat(&[CHUNKED, b"2\r\nab\r\nzz\r\n"]),
+                vec![],
+                vec![(200, CHUNKED, b"ab")],
+            ),
+        ];
+        for (name, bytes, flags, want) in cases {
+            let want: Vec<(u16, Vec<u8>, Vec<u8>)> = want
+                .iter()
+                .map(|(s, h, b)| (*s, h.to_vec(), b.to_vec()))
+                .collect();
+            let (_, seen) = capture(&[bytes], flags);
+            assert_eq!(seen.0, want, "{name}: whole");
+            for at in 0..=bytes.len() {
+                let (a, b) = bytes.split_at(at);
+                assert_eq!(capture(&[a, b], flags).1 .0, want, "{name}: split at {at}");
+            }
+            let each: Vec<&[u8]> = bytes.chunks(1).collect();
+            assert_eq!(capture(&each, flags).1 .0, want, "{name}: byte by byte");
+        }
+    }
+
+    #[test]
+    fn a_sink_that_declines_gets_no_body() {
+        struct Decline(usize);
+        impl BodySink for Decline {
+            fn head(&mut self, _: u16, _: &[u8]) -> bool {
+                false
+            }
+            fn body(&mut self, data: &[u8]) {
+                self.0 += data.len();
+            }
+        }
+        let mut p = ResponseParser::new(Limits::default());
+        let mut sink = Decline(0);
+        let bytes = cat(&[CL5, b"hello", CHUNKED, b"2\r\nab\r\n0\r\n\r\n"]);
+        let (n, r) = p.feed_with(&bytes, false, &mut sink).unwrap();
+        assert_eq!(r.map(|r| r.status), Some(200));
+        let (_, r) = p.feed_with(&bytes[n..], false, &mut sink).unwrap();
+        assert!(r.is_some());
+        assert_eq!(sink.0, 0);
     }
 
     #[test]
