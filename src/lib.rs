@@ -118,6 +118,7 @@ pub fn run_watched(plan: &Plan, watch: &mut dyn FnMut(&Snapshot)) -> Result<Summ
     let mut exits = EarlyExits::new(plan);
     let mut fired: Option<String> = None;
     let origin = Instant::now();
+    let started = std::time::SystemTime::now();
     let results: Vec<std::io::Result<WorkerStats>> = std::thread::scope(|s| {
         let mut handles = Vec::with_capacity(threads);
         // Each worker says when it is done, so the main thread wakes at once (a one-
@@ -188,6 +189,9 @@ pub fn run_watched(plan: &Plan, watch: &mut dyn FnMut(&Snapshot)) -> Result<Summ
     };
     let mut summary = Summary::new(&total, facts, fired);
     summary.interrupted = signal::stop_requested();
+    summary.start_unix_s = started
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
     Ok(summary)
 }
 

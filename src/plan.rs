@@ -68,6 +68,15 @@ pub struct Output {
     pub ui: bool,
 }
 
+/// What the final report shows and how (`--latency`, `--show-secrets`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReportOptions {
+    /// `--latency`: print the HdrHistogram percentile spectrum after the text report.
+    pub latency: bool,
+    /// `--show-secrets`: do not redact secret header values in reports and exports.
+    pub show_secrets: bool,
+}
+
 /// A validated load test.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
@@ -98,6 +107,7 @@ pub struct Plan {
     pub max_connections: usize,
     /// `--export DIR`: write the report files there.
     pub export: Option<PathBuf>,
+    pub report: ReportOptions,
 }
 
 impl Plan {
@@ -121,6 +131,7 @@ impl Plan {
             autoscale: false,
             max_connections: 0,
             export: None,
+            report: ReportOptions::default(),
         }
     }
 }
@@ -143,6 +154,8 @@ pub enum Command {
     Init,
     /// `tressi schema`: print the config's JSON Schema on stdout.
     Schema,
+    /// `tressi schema --summary`: print the JSON Schema of `summary.json` on stdout.
+    SummarySchema,
 }
 
 /// Options of the built-in target server.

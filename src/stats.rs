@@ -102,6 +102,23 @@ pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, String> {
         .map_err(|e| format!("histogram: {e:?}"))
 }
 
+/// A response-time and a service-time histogram (µs) in the exchange encoding
+/// (`encode_histogram`): what `summary.json` carries so runs can be merged exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct Histograms {
+    pub latency: String,
+    pub service: String,
+}
+
+impl Histograms {
+    pub fn of(c: &Counts) -> Self {
+        Histograms {
+            latency: encode_histogram(&c.latency),
+            service: encode_histogram(&c.service),
+        }
+    }
+}
+
 /// ns → µs rounded to nearest; 0 is recorded as 1 (the histograms' lowest value).
 #[inline]
 fn micros(ns: u64) -> u64 {
@@ -371,6 +388,7 @@ pub struct Latency {
     pub p50: u64,
     pub p75: u64,
     pub p90: u64,
+    pub p95: u64,
     pub p99: u64,
     pub p99_9: u64,
     pub p99_99: u64,
@@ -387,6 +405,7 @@ impl Latency {
                 p50: 0,
                 p75: 0,
                 p90: 0,
+                p95: 0,
                 p99: 0,
                 p99_9: 0,
                 p99_99: 0,
@@ -401,6 +420,7 @@ impl Latency {
             p50: q(0.50),
             p75: q(0.75),
             p90: q(0.90),
+            p95: q(0.95),
             p99: q(0.99),
             p99_9: q(0.999),
             p99_99: q(0.9999),
@@ -460,6 +480,13 @@ pub struct EndpointSummary {
     pub timeline: Vec<Second>,
     /// The first response of each status code, bounded by `--sample-size`.
     pub samples: Vec<Sample>,
+    /// Request headers sent (global ones merged in), as `[name, value]`; secret values
+    /// are redacted by `report::finish` unless `--show-secrets`.
+    pub headers: Vec<(String, String)>,
+    /// Request body size in bytes.
+    pub body_bytes: u64,
+    /// This endpoint's histograms in the exchange encoding.
+    pub histograms: Histograms,
 }
 
 /// One second of one endpoint's timeline, merged across workers.
@@ -573,6 +600,15 @@ pub struct Summary {
     pub health: Health,
     /// The run's response-time histogram, one interval per second.
     pub intervals: Vec<Interval>,
+    /// The merged histograms in the exchange encoding (`histograms.latency` is
+    /// `histogram` below).
+    pub histograms: Histograms,
+    /// When the load started, seconds since the Unix epoch (0 when unknown).
+    pub start_unix_s: f64,
+    /// The run's configuration (secrets in the endpoints' `headers`).
+    pub config: crate::report::RunConfig,
+    /// What the report warns about (`report::finish` fills it).
+    pub warnings: Vec<String>,
     /// Merged response-time histogram (µs), for reports that need more than percentiles.
     #[serde(skip)]
     pub histogram: Histogram<u64>,
@@ -639,6 +675,9 @@ impl Summary {
                     .filter(|_| ep.rate.is_some())
                     .map(|d| d.as_secs_f64()),
                 weight: ep.weight,
+                headers: ep.headers.clone(),
+                body_bytes: ep.body.len() as u64,
+                histograms: Histograms::of(c),
                 rps: per_second(c.completed, secs),
                 requests: requests_of(c),
                 status: status_map(&c.status),
@@ -684,6 +723,10 @@ impl Summary {
             interrupted: false,
             health: Health::default(),
             intervals: Vec::new(),
+            histograms: Histograms::of(&total),
+            start_unix_s: 0.0,
+            config: crate::report::RunConfig::of(plan),
+            warnings: Vec::new(),
             histogram: total.latency,
         }
     }
@@ -823,7 +866,7 @@ mod tests {
             assert_eq!(v["errors"][k.name()], want, "{}", k.name());
         }
         for k in [
-            "min", "mean", "stdev", "p50", "p75", "p90", "p99", "p99_9", "p99_99", "max",
+            "min", "mean", "stdev", "p50", "p75", "p90", "p95", "p99", "p99_9", "p99_99", "max",
         ] {
             assert!(v["latency_us"][k].is_number(), "{k}");
             assert!(v["service_us"][k].is_number(), "{k}");
