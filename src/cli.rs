@@ -1566,6 +1566,30 @@ mod tests {
     }
 
     #[test]
+    fn report_flags_and_the_summary_schema() {
+        let p = run(&[URL]).unwrap();
+        assert_eq!(p.report, ReportOptions::default());
+        let p = run(&["--latency", "--show-secrets", URL]).unwrap();
+        assert!(p.report.latency && p.report.show_secrets);
+        assert_eq!(
+            run_err(&["--latency=1", URL]),
+            "--latency takes no value (got '1')"
+        );
+        assert_eq!(cmd(&["schema", "--summary"]), Ok(Command::SummarySchema));
+        for bad in [
+            &["schema", "--summary", "--summary"][..],
+            &["init", "--summary"],
+            &["--summary", URL],
+        ] {
+            assert!(
+                matches!(cmd(bad), Err(Error::Usage(_))),
+                "{bad:?}: {:?}",
+                cmd(bad)
+            );
+        }
+    }
+
+    #[test]
     fn subcommands_init_schema_run() {
         assert_eq!(cmd(&["init"]), Ok(Command::Init));
         assert_eq!(cmd(&["schema"]), Ok(Command::Schema));

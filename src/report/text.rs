@@ -302,7 +302,7 @@ fn endpoints(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         let target = e
             .target_rps
             .map_or_else(|| "closed".to_string(), |t| format!("{t:.1}"));
-        let achv = achieved_pct(e, s.duration_s).map_or_else(|| "-".into(), |p| pct(p));
+        let achv = achieved_pct(e, s.duration_s).map_or_else(|| "-".into(), pct);
         writeln!(
             out,
             "  {:>2} {:<24} {:>8.1} {target:>8} {achv:>6} {:>9} {:>8} {:>6}",
