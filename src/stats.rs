@@ -111,10 +111,12 @@ pub struct Histograms {
 }
 
 impl Histograms {
-    pub fn of(c: &Counts) -> Self {
+    /// Encodes both (allocates by the histograms' content: `report::finish` calls it,
+    /// not `Summary::new`, so a run's allocations stay independent of its length).
+    pub fn of(latency: &Histogram<u64>, service: &Histogram<u64>) -> Self {
         Histograms {
-            latency: encode_histogram(&c.latency),
-            service: encode_histogram(&c.service),
+            latency: encode_histogram(latency),
+            service: encode_histogram(service),
         }
     }
 }
@@ -485,8 +487,14 @@ pub struct EndpointSummary {
     pub headers: Vec<(String, String)>,
     /// Request body size in bytes.
     pub body_bytes: u64,
-    /// This endpoint's histograms in the exchange encoding.
+    /// This endpoint's histograms in the exchange encoding (filled by `report::finish`
+    /// from the two below).
     pub histograms: Histograms,
+    /// This endpoint's response-time and service-time histograms (µs).
+    #[serde(skip)]
+    pub latency_histogram: Histogram<u64>,
+    #[serde(skip)]
+    pub service_histogram: Histogram<u64>,
 }
 
 /// One second of one endpoint's timeline, merged across workers.
@@ -601,7 +609,7 @@ pub struct Summary {
     /// The run's response-time histogram, one interval per second.
     pub intervals: Vec<Interval>,
     /// The merged histograms in the exchange encoding (`histograms.latency` is
-    /// `histogram` below).
+    /// `histogram` below; filled by `report::finish`).
     pub histograms: Histograms,
     /// When the load started, seconds since the Unix epoch (0 when unknown).
     pub start_unix_s: f64,
@@ -612,6 +620,9 @@ pub struct Summary {
     /// Merged response-time histogram (µs), for reports that need more than percentiles.
     #[serde(skip)]
     pub histogram: Histogram<u64>,
+    /// Merged service-time histogram (µs).
+    #[serde(skip)]
+    pub service_histogram: Histogram<u64>,
 }
 
 fn status_map(status: &[u64; STATUS_SLOTS]) -> BTreeMap<u16, u64> {
@@ -677,7 +688,9 @@ impl Summary {
                 weight: ep.weight,
                 headers: ep.headers.clone(),
                 body_bytes: ep.body.len() as u64,
-                histograms: Histograms::of(c),
+                histograms: Histograms::default(),
+                latency_histogram: c.latency.clone(),
+                service_histogram: c.service.clone(),
                 rps: per_second(c.completed, secs),
                 requests: requests_of(c),
                 status: status_map(&c.status),
@@ -723,11 +736,12 @@ impl Summary {
             interrupted: false,
             health: Health::default(),
             intervals: Vec::new(),
-            histograms: Histograms::of(&total),
+            histograms: Histograms::default(),
             start_unix_s: 0.0,
             config: crate::report::RunConfig::of(plan),
             warnings: Vec::new(),
             histogram: total.latency,
+            service_histogram: total.service,
         }
     }
 }

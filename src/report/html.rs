@@ -697,14 +697,12 @@ fn percentile_plot(s: &Summary, h: &mut String) -> std::fmt::Result {
     }];
     if s.endpoints.len() > 1 {
         for (i, e) in s.endpoints.iter().enumerate() {
-            if let Ok(hist) = decode_histogram(&e.histograms.latency) {
-                series.push(Series {
-                    label: format!("{}. {}", i + 1, endpoint_name(e)),
-                    color: COLORS[i % COLORS.len()],
-                    dashed: true,
-                    points: curve(&hist),
-                });
-            }
+            series.push(Series {
+                label: format!("{}. {}", i + 1, endpoint_name(e)),
+                color: COLORS[i % COLORS.len()],
+                dashed: true,
+                points: curve(&e.latency_histogram),
+            });
         }
     }
     plot(

@@ -18,7 +18,7 @@ pub mod text;
 
 use crate::error::Error;
 use crate::plan::Plan;
-use crate::stats::{EndpointSummary, Summary};
+use crate::stats::{EndpointSummary, Histograms, Summary};
 use crate::units::format_duration;
 use serde::Serialize;
 use std::io::{self, Write};
@@ -88,9 +88,14 @@ fn describe_early_exit(e: &crate::plan::EarlyExit) -> String {
     text
 }
 
-/// Makes the summary ready to print: fills `warnings` and, unless `show_secrets`,
+/// Makes the summary ready to print: encodes its histograms, fills `warnings` and,
+/// unless `show_secrets`,
 /// redacts secret header values in the config and the sample responses.
 pub fn finish(s: &mut Summary, show_secrets: bool) {
+    s.histograms = Histograms::of(&s.histogram, &s.service_histogram);
+    for e in &mut s.endpoints {
+        e.histograms = Histograms::of(&e.latency_histogram, &e.service_histogram);
+    }
     s.warnings = warnings(s);
     if !show_secrets {
         redact::summary(s);
