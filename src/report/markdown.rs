@@ -378,11 +378,15 @@ fn chart(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         };
         writeln!(
             out,
-            "{:<17} {:>9} {:>6.1}%  {}",
-            format!("{} - {}", us(lo), us(hi)),
-            grouped(n),
-            n as f64 / total.max(1) as f64 * 100.0,
-            "█".repeat(len)
+            "{}",
+            format!(
+                "{:<17} {:>9} {:>6.1}%  {}",
+                format!("{} - {}", us(lo), us(hi)),
+                grouped(n),
+                n as f64 / total.max(1) as f64 * 100.0,
+                "█".repeat(len)
+            )
+            .trim_end()
         )?;
     }
     writeln!(out, "```")

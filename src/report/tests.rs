@@ -67,6 +67,7 @@ fn text(s: &Summary) -> String {
     let text = render_to_string(s, "report.txt");
     for line in text.lines() {
         assert!(line.chars().count() <= 80, "too wide: {line:?}");
+        assert_eq!(line.trim_end(), line, "trailing blanks");
     }
     text
 }

@@ -296,7 +296,7 @@ fn endpoints(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "  {:>2} {:<24} {:>8} {:>8} {:>6} {:>9} {:>8} {:>6}",
-        "#", "Endpoint", "req/s", "target", "achv", "done", "failed", "fail"
+        "#", "Endpoint", "req/s", "target", "achv%", "done", "failed", "fail%"
     )?;
     for (i, e) in s.endpoints.iter().enumerate() {
         let target = e
@@ -360,13 +360,14 @@ fn latency_table(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-/// A bar of `n` out of `max`, at most `BAR` long, at least one block when `n > 0`.
+/// Two spaces and a bar of `n` out of `max`, at most `BAR` long, at least one block when
+/// `n > 0`; nothing at all when `n == 0` (no trailing blanks).
 fn bar(n: u64, max: u64) -> String {
     if n == 0 || max == 0 {
         return String::new();
     }
     let len = ((n as f64 / max as f64) * BAR as f64).round().max(1.0) as usize;
-    "█".repeat(len.min(BAR))
+    format!("  {}", "█".repeat(len.min(BAR)))
 }
 
 /// Status code distribution: each code's count and share; per endpoint by class when
@@ -390,7 +391,7 @@ fn status_table(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         };
         writeln!(
             out,
-            "  {label:<7} {:>11} {:>7}  {}",
+            "  {label:<7} {:>11} {:>7}{}",
             grouped(n),
             pct(share),
             bar(n, max)
@@ -443,7 +444,7 @@ fn latency_chart(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         let share = n as f64 / total.max(1) as f64 * 100.0;
         writeln!(
             out,
-            "  {range:<17} {:>9} {:>6}  {}",
+            "  {range:<17} {:>9} {:>6}{}",
             grouped(n),
             pct(share),
             bar(n, max)
