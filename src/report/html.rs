@@ -142,7 +142,10 @@ fn summary_table(s: &Summary, h: &mut String) -> std::fmt::Result {
         ("Duration", format!("{:.2}s", s.duration_s)),
         ("Requests sent", grouped(r.sent)),
         ("Responses", grouped(r.completed)),
-        ("Succeeded (&lt; 400)", grouped(r.completed - bad)),
+        (
+            "Succeeded (&lt; 400)",
+            grouped(r.completed.saturating_sub(bad)),
+        ),
         ("Failed (errors and &ge; 400)", grouped(r.failed + bad)),
         ("In flight at stop", grouped(r.in_flight_at_stop)),
         ("Actual req/s", format!("{:.1}", s.rps)),

@@ -192,7 +192,10 @@ fn summary(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         ("Duration", format!("{:.2}s", s.duration_s)),
         ("Requests sent", grouped(r.sent)),
         ("Responses", grouped(r.completed)),
-        ("Succeeded (< 400)", grouped(r.completed - bad)),
+        (
+            "Succeeded (< 400)",
+            grouped(r.completed.saturating_sub(bad)),
+        ),
         ("Failed (errors and >= 400)", grouped(r.failed + bad)),
         ("In flight at stop", grouped(r.in_flight_at_stop)),
         ("Actual req/s", format!("{:.1}", s.rps)),

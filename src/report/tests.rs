@@ -715,3 +715,40 @@ fn html_is_self_contained_with_data_in_every_plot() {
     }
     assert_eq!(html.matches("<details>").count(), 3);
 }
+
+#[test]
+fn long_and_odd_inputs_stay_within_80_columns_in_every_format() {
+    let long = "x".repeat(300);
+    let mut st = WorkerStats::new(1);
+    st.record_sent(0);
+    st.record_response(0, 200, 1000, 1000);
+    let mut p = plan(&[(&format!("http://h/{long}?q={long}"), Some(1.0))], 1);
+    p.endpoints[0].method = "M".repeat(100);
+    p.endpoints[0].headers = vec![
+        ("X-Long".into(), long.clone()),
+        ("X-Auth-Token".into(), long.clone()),
+    ];
+    let facts = RunFacts {
+        plan: &p,
+        threads: 1,
+        pipelining: 1,
+        duration_s: 1.0,
+    };
+    let mut s = Summary::new(&st, facts, Some(format!("why {long}")));
+    s.health.bottleneck = Some(long.clone());
+    s.endpoints[0].samples = vec![crate::stats::Sample {
+        status: 200,
+        head: format!("HTTP/1.1 200 OK\nSet-Cookie: {long}\n\u{0}\u{1b}[31m: x"),
+        body: "```\n</details>\n<script>alert(1)</script>|".into(),
+        truncated: true,
+    }];
+    finish(&mut s, false);
+    text(&s);
+    for name in EXPORT_FILES {
+        render_to_string(&s, name);
+    }
+    let html = render_to_string(&s, "report.html");
+    assert!(!html.contains("<script>") && html.contains("&lt;script&gt;"));
+    let md = render_to_string(&s, "report.md");
+    assert!(md.contains("````http"), "a fence longer than the body's");
+}

@@ -32,12 +32,7 @@ fn header(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     if s.endpoints.len() > 1 {
         writeln!(out, "{} endpoints", s.endpoints.len())?;
     } else {
-        writeln!(
-            out,
-            "{} {}",
-            s.method,
-            clip(&s.url, WIDTH - s.method.len() - 1)
-        )?;
+        writeln!(out, "{}", clip(&format!("{} {}", s.method, s.url), WIDTH))?;
     }
     writeln!(
         out,
@@ -141,7 +136,7 @@ fn summary(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "  Outcome      {} succeeded, {} failed ({} errors, {} >= 400)",
-        grouped(r.completed - bad),
+        grouped(r.completed.saturating_sub(bad)),
         grouped(r.failed + bad),
         grouped(r.failed),
         grouped(bad)
