@@ -114,7 +114,8 @@ fn page(s: &Summary, h: &mut String) -> std::fmt::Result {
 fn table_head(h: &mut String, cols: &[&str]) -> std::fmt::Result {
     h.push_str("<table><tr>");
     for (i, c) in cols.iter().enumerate() {
-        let class = if i == 0 { " class=\"l\"" } else { "" };
+        let left = i == 0 || ["Endpoint", "Method", "URL", "Headers", ""].contains(c);
+        let class = if left { " class=\"l\"" } else { "" };
         write!(h, "<th{class}>{}</th>", esc(c))?;
     }
     h.push_str("</tr>\n");
@@ -125,7 +126,10 @@ fn table_head(h: &mut String, cols: &[&str]) -> std::fmt::Result {
 fn table_row(h: &mut String, cells: &[String]) -> std::fmt::Result {
     h.push_str("<tr>");
     for (i, c) in cells.iter().enumerate() {
-        let left = i == 0 || c.starts_with("<code>") || c.starts_with("<span");
+        // Words (a method, "closed", "none") read better left-aligned, numbers right.
+        let word = c.starts_with(|ch: char| ch.is_ascii_alphabetic())
+            && !c.contains(|ch: char| ch.is_ascii_digit());
+        let left = i == 0 || word || c.starts_with("<code>") || c.starts_with("<span");
         let class = if left { " class=\"l\"" } else { "" };
         write!(h, "<td{class}>{c}</td>")?;
     }
