@@ -259,6 +259,18 @@ fn check_exports(dir: &Path, interrupted: bool) -> serde_json::Value {
     let schema = tressi::report::schema::summary();
     tressi::report::schema::check(&schema, &v, "$").unwrap();
     let completed = v["requests"]["completed"].as_u64().unwrap();
+    // The embedded histograms hold every response, the run's and the endpoint's.
+    for path in [&v["histograms"], &v["endpoints"][0]["histograms"]] {
+        for key in ["latency", "service"] {
+            let h = tressi::stats::decode_histogram(path[key].as_str().unwrap()).unwrap();
+            assert_eq!(h.len(), completed, "{key}");
+        }
+    }
+    let h = tressi::stats::decode_histogram(v["histograms"]["latency"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        v["latency_us"]["p99"].as_u64().unwrap(),
+        h.value_at_quantile(0.99)
+    );
     // .hgrm: ends with the footer, and its total is the run's.
     let hgrm = read("latency.hgrm");
     let footer: Vec<&str> = hgrm.lines().rev().take(3).collect();
