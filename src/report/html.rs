@@ -126,10 +126,7 @@ fn table_head(h: &mut String, cols: &[&str]) -> std::fmt::Result {
 fn table_row(h: &mut String, cells: &[String]) -> std::fmt::Result {
     h.push_str("<tr>");
     for (i, c) in cells.iter().enumerate() {
-        // Words (a method, "closed", "none") read better left-aligned, numbers right.
-        let word = c.starts_with(|ch: char| ch.is_ascii_alphabetic())
-            && !c.contains(|ch: char| ch.is_ascii_digit());
-        let left = i == 0 || word || c.starts_with("<code>") || c.starts_with("<span");
+        let left = i == 0 || c.starts_with("<code>") || c.starts_with("<span");
         let class = if left { " class=\"l\"" } else { "" };
         write!(h, "<td{class}>{c}</td>")?;
     }
@@ -362,7 +359,7 @@ fn config_table(s: &Summary, h: &mut String) -> std::fmt::Result {
             h,
             &[
                 (i + 1).to_string(),
-                esc(&e.method),
+                format!("<code>{}</code>", esc(&e.method)),
                 format!("<code>{}</code>", esc(&e.url)),
                 e.target_rps
                     .map_or_else(|| "closed".into(), |t| format!("{t}/s")),
@@ -464,9 +461,10 @@ fn nice_ticks(hi: f64) -> (f64, Vec<f64>) {
 }
 
 fn fmt_tick(v: f64) -> String {
-    if v == v.round() {
+    let whole = |x: f64| (x - x.round()).abs() < 1e-9;
+    if whole(v) {
         format!("{v:.0}")
-    } else if (v * 10.0) == (v * 10.0).round() {
+    } else if whole(v * 10.0) {
         format!("{v:.1}")
     } else {
         format!("{v:.2}")
