@@ -719,3 +719,37 @@ fn percentile_plot(s: &Summary, h: &mut String) -> std::fmt::Result {
         true,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_and_labels() {
+        let cases: &[(f64, f64, &[f64])] = &[
+            (7.3, 8.0, &[0.0, 2.0, 4.0, 6.0, 8.0]),
+            (100.0, 100.0, &[0.0, 20.0, 40.0, 60.0, 80.0, 100.0]),
+            (0.0, 1.0, &[0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]),
+            (
+                f64::NAN,
+                1.0,
+                &[0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0],
+            ),
+        ];
+        for (hi, top, ticks) in cases {
+            let (t, got) = nice_ticks(*hi);
+            assert_eq!(t, *top, "{hi}");
+            assert_eq!(got, *ticks, "{hi}");
+        }
+        for (v, want) in [(0.6000000000000001, "0.6"), (2.0, "2"), (0.25, "0.25")] {
+            assert_eq!(fmt_tick(v), want);
+        }
+        for (d, want) in [(0.0, "0%"), (1.0, "90%"), (2.0, "99%"), (4.0, "99.99%")] {
+            assert_eq!(percentile_label(d), want);
+        }
+        assert_eq!(
+            esc("<a href='x'>&\"</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
+        );
+    }
+}

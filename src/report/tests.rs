@@ -752,3 +752,29 @@ fn long_and_odd_inputs_stay_within_80_columns_in_every_format() {
     let md = render_to_string(&s, "report.md");
     assert!(md.contains("````http"), "a fence longer than the body's");
 }
+
+#[test]
+fn escaping_helpers() {
+    for (input, want) in [
+        ("plain", "plain"),
+        ("a,b", "\"a,b\""),
+        ("say \"hi\"", "\"say \"\"hi\"\"\""),
+        ("two\nlines", "\"two\nlines\""),
+    ] {
+        assert_eq!(csv::field(input), want, "{input:?}");
+    }
+    for (input, want) in [
+        ("GET /a|b", "`GET /a\\|b`"),
+        ("x`y", "`x'y`"),
+        ("a\nb", "`a b`"),
+    ] {
+        assert_eq!(markdown::code(input), want, "{input:?}");
+    }
+    for (input, want) in [
+        ("a|b", "a\\|b"),
+        ("<b>*x*</b>", "&lt;b&gt;\\*x\\*&lt;/b&gt;"),
+        ("[link](u)", "\\[link\\](u)"),
+    ] {
+        assert_eq!(markdown::esc(input), want, "{input:?}");
+    }
+}
