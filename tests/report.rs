@@ -396,7 +396,25 @@ fn sigint_still_writes_complete_exports_marked_interrupted() {
     std::thread::sleep(Duration::from_millis(1500));
     // SAFETY: a signal to our own child.
     unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let pid = child.id();
+    let started = Instant::now();
+    let watchdog = std::thread::spawn(move || {
+        while started.elapsed() < Duration::from_secs(15) {
+            std::thread::sleep(Duration::from_millis(50));
+            // SAFETY: signal 0 only probes whether our child still exists.
+            if unsafe { libc::kill(pid as libc::pid_t, 0) } != 0 {
+                return;
+            }
+        }
+        // SAFETY: a signal to our own child, which ignored SIGINT for 15 s.
+        unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+    });
     let out = child.wait_with_output().unwrap();
+    let _ = watchdog.join();
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "stopped and wrote the exports promptly"
+    );
     assert_eq!(
         out.status.code(),
         Some(130),
