@@ -291,7 +291,7 @@ fn endpoints(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     writeln!(
         out,
         "  {:>2} {:<24} {:>8} {:>8} {:>6} {:>9} {:>8} {:>6}",
-        "#", "Endpoint", "req/s", "target", "achv%", "done", "failed", "fail%"
+        "#", "Endpoint", "req/s", "target", "achv%", "ended", "failed", "fail%"
     )?;
     for (i, e) in s.endpoints.iter().enumerate() {
         let target = e
