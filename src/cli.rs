@@ -39,7 +39,7 @@
 
 use crate::config::{self, Config};
 use crate::error::Error;
-use crate::plan::{Command, EarlyExit, Endpoint, Output, Plan, TargetOptions};
+use crate::plan::{Command, EarlyExit, Endpoint, Output, Plan, ReportOptions, TargetOptions};
 use crate::target::Target;
 use crate::units::{parse_count, parse_duration, parse_size};
 use lexopt::Arg::{Long, Short, Value};
@@ -107,6 +107,8 @@ pub struct RunArgs {
     pub autoscale: bool,
     pub max_connections: Option<u64>,
     pub export: Option<PathBuf>,
+    pub latency: bool,
+    pub show_secrets: bool,
     pub early_exit_on_error: bool,
     /// In (0, 1].
     pub error_rate_threshold: Option<f64>,
@@ -321,6 +323,10 @@ impl RunArgs {
                 .sample_size
                 .or(opts.sample_size)
                 .map_or(crate::samples::DEFAULT_SAMPLE_SIZE, |n| n as usize),
+            report: ReportOptions {
+                latency: self.latency,
+                show_secrets: self.show_secrets,
+            },
         })
     }
 
@@ -442,6 +448,9 @@ fn canonical(arg: &lexopt::Arg<'_>) -> Option<&'static str> {
         Long("autoscale") => "--autoscale",
         Long("max-connections") => "--max-connections",
         Long("export") => "--export",
+        Long("latency") => "--latency",
+        Long("show-secrets") => "--show-secrets",
+        Long("summary") => "--summary",
         Long("early-exit-on-error") => "--early-exit-on-error",
         Long("error-rate-threshold") => "--error-rate-threshold",
         Long("error-count-threshold") => "--error-count-threshold",
@@ -617,12 +626,18 @@ pub fn parse_status_codes(flag: &str, s: &str) -> Result<Vec<u16>, Error> {
     Ok(out)
 }
 
-/// `tressi init` / `tressi schema`: no arguments but `--help`.
+/// `tressi init` / `tressi schema [--summary]`: no arguments but `--help` (and
+/// `--summary` for `schema`).
 fn parse_bare(sub: &str, args: &[OsString]) -> Result<Command, Error> {
     let mut p = lexopt::Parser::from_args(args.iter().cloned());
-    if let Some(arg) = p.next().map_err(lex_error)? {
+    let mut summary = false;
+    while let Some(arg) = p.next().map_err(lex_error)? {
         if canonical(&arg) == Some("--help") {
             return Ok(Command::Help(help()));
+        }
+        if sub == "schema" && !summary && canonical(&arg) == Some("--summary") {
+            summary = true;
+            continue;
         }
         return Err(usage(format!(
             "'tressi {sub}' takes no arguments (got '{}')",
@@ -633,10 +648,10 @@ fn parse_bare(sub: &str, args: &[OsString]) -> Result<Command, Error> {
             }
         )));
     }
-    Ok(if sub == "init" {
-        Command::Init
-    } else {
-        Command::Schema
+    Ok(match (sub, summary) {
+        ("init", _) => Command::Init,
+        (_, false) => Command::Schema,
+        (_, true) => Command::SummarySchema,
     })
 }
 
@@ -674,7 +689,8 @@ fn parse_run(args: Vec<OsString>, run_file: bool) -> Result<Parsed, Error> {
             continue;
         }
         let is_long = matches!(arg, Long(_));
-        let Some(flag) = canonical(&arg).filter(|f| !matches!(*f, "--listen" | "--body-size"))
+        let Some(flag) =
+            canonical(&arg).filter(|f| !matches!(*f, "--listen" | "--body-size" | "--summary"))
         else {
             return Err(unknown(&arg, ""));
         };
@@ -714,6 +730,8 @@ fn parse_run(args: Vec<OsString>, run_file: bool) -> Result<Parsed, Error> {
             "--autoscale" => raw.autoscale = true,
             "--max-connections" => raw.max_connections = Some(count_value(&mut p, flag)?),
             "--export" => raw.export = Some(PathBuf::from(os_value(&mut p, flag)?)),
+            "--latency" => raw.latency = true,
+            "--show-secrets" => raw.show_secrets = true,
             "--early-exit-on-error" => raw.early_exit_on_error = true,
             "--error-rate-threshold" => {
                 raw.error_rate_threshold = Some(parse_fraction(flag, &str_value(&mut p, flag)?)?)
@@ -845,7 +863,7 @@ tressi {version} - HTTP/1.1 load generator and latency benchmark
 
 Usage: tressi [OPTIONS] URL
        tressi [OPTIONS] --config FILE   (or: tressi run FILE [OPTIONS])
-       tressi init | schema
+       tressi init | schema [--summary]
        tressi demo [--json] [--no-ui]
        tressi target [--listen ADDR] [--threads N] [--body-size SIZE]
 
@@ -875,7 +893,12 @@ Options:
       --concurrent-requests N  Connections per worker (= N x threads; not -c)
       --autoscale          Open more connections while a rate falls behind
       --max-connections N  Upper bound for --autoscale              [4 x -c]
-      --export DIR         Write the report files into DIR
+      --export DIR         Write the report files into DIR (summary.json,
+                           report.md/.html/.txt, timeline.csv, endpoints.csv,
+                           latency.hgrm, latency.hlog)
+      --latency            Print the percentile spectrum after the report
+      --show-secrets       Show Authorization, Cookie, API-key... values
+                           (redacted as <redacted> by default)
       --sample-size SIZE   Body bytes kept of the first response of each
                            endpoint and status code, e.g. 512, 16KiB   [4KiB]
       --early-exit-on-error  Stop when a threshold below is crossed:
@@ -890,7 +913,8 @@ Subcommands:
   target    Serve the built-in HTTP target: --listen ADDR [127.0.0.1:8080],
             --threads N [1], --body-size SIZE [13]
   init      Write a starter tressi.config.json (never overwrites a file)
-  schema    Print the JSON Schema of the config file
+  schema    Print the JSON Schema of the config file (--summary: of the
+            summary that --json and --export write)
   run FILE  Same as --config FILE
   help      Print this help
 
@@ -1589,6 +1613,30 @@ mod tests {
         ];
         for (args, want) in cases {
             assert_eq!(run_err(args), *want, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn report_flags_and_the_summary_schema() {
+        let p = run(&[URL]).unwrap();
+        assert_eq!(p.report, ReportOptions::default());
+        let p = run(&["--latency", "--show-secrets", URL]).unwrap();
+        assert!(p.report.latency && p.report.show_secrets);
+        assert_eq!(
+            run_err(&["--latency=1", URL]),
+            "--latency takes no value (got '1')"
+        );
+        assert_eq!(cmd(&["schema", "--summary"]), Ok(Command::SummarySchema));
+        for bad in [
+            &["schema", "--summary", "--summary"][..],
+            &["init", "--summary"],
+            &["--summary", URL],
+        ] {
+            assert!(
+                matches!(cmd(bad), Err(Error::Usage(_))),
+                "{bad:?}: {:?}",
+                cmd(bad)
+            );
         }
     }
 

@@ -76,6 +76,8 @@ pub struct Collected {
     pub early_exit: Option<String>,
     usage0: health::Usage,
     usage1: health::Usage,
+    /// Wall-clock time of the start, for the reports' time stamps.
+    started: std::time::SystemTime,
 }
 
 impl Collected {
@@ -90,6 +92,10 @@ impl Collected {
         let (u0, u1) = (self.usage0, self.usage1);
         let mut summary = Summary::new(&self.stats, facts, self.early_exit);
         summary.interrupted = signal::stop_requested();
+        summary.start_unix_s = self
+            .started
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
         summary.health.cpu_user_s = round3(u1.user_s - u0.user_s);
         summary.health.cpu_sys_s = round3(u1.sys_s - u0.sys_s);
         summary.health.peak_rss_kib = u1.max_rss_kib;
@@ -161,6 +167,7 @@ pub fn collect(plan: &Plan, watch: &mut dyn FnMut(&Snapshot)) -> Result<Collecte
     let mut fired: Option<String> = None;
     let usage0 = health::process_usage();
     let origin = Instant::now();
+    let started = std::time::SystemTime::now();
     let results: Vec<std::io::Result<WorkerStats>> = std::thread::scope(|s| {
         let mut handles = Vec::with_capacity(threads);
         // Each worker says when it is done, so the main thread wakes at once (a one-
@@ -231,6 +238,7 @@ pub fn collect(plan: &Plan, watch: &mut dyn FnMut(&Snapshot)) -> Result<Collecte
         early_exit: fired,
         usage0,
         usage1,
+        started,
     })
 }
 

@@ -42,6 +42,11 @@ fn real_main() -> Result<u8, Error> {
                 .map_err(|e| Error::Setup(e.to_string()))?;
             let _ = writeln!(out, "{text}");
         }
+        Command::SummarySchema => {
+            let text = serde_json::to_string_pretty(&report::schema::summary())
+                .map_err(|e| Error::Setup(e.to_string()))?;
+            let _ = writeln!(out, "{text}");
+        }
         Command::Run(plan) => {
             let ui = plan.output.ui && io::stderr().is_terminal();
             if ui {
@@ -52,9 +57,16 @@ fn real_main() -> Result<u8, Error> {
             }
             // Signals end the process during set-up; once the workers run, the first one
             // stops the run and the report is still printed.
-            let summary = tressi::run_watched(&plan, &mut |_| tressi::signal::install())?;
+            let mut summary = tressi::run_watched(&plan, &mut |_| tressi::signal::install())?;
+            report::finish(&mut summary, plan.report.show_secrets);
             print(&summary, plan.output.json, &mut out);
+            if plan.report.latency && !plan.output.json {
+                let _ = writeln!(out, "\n  Detailed Percentile spectrum (ms):");
+                let _ = report::hgrm::write(&summary.histogram, &mut out);
+            }
+            // Written after the report and also when interrupted (the summary says so).
             if let Some(dir) = &plan.export {
+                let _ = out.flush();
                 report::write_exports(&summary, dir)?;
             }
             if summary.early_exit.is_some() {
@@ -72,7 +84,8 @@ fn real_main() -> Result<u8, Error> {
                     "tressi demo: built-in target on loopback, 50 connections for 3s"
                 );
             }
-            let (summary, served) = tressi::demo(json, ui)?;
+            let (mut summary, served) = tressi::demo(json, ui)?;
+            report::finish(&mut summary, false);
             print(&summary, json, &mut out);
             if !json {
                 let _ = writeln!(out, "\n  Target       served {served} responses");

@@ -68,6 +68,15 @@ pub struct Output {
     pub ui: bool,
 }
 
+/// What the final report shows and how (`--latency`, `--show-secrets`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReportOptions {
+    /// `--latency`: print the HdrHistogram percentile spectrum after the text report.
+    pub latency: bool,
+    /// `--show-secrets`: do not redact secret header values in reports and exports.
+    pub show_secrets: bool,
+}
+
 /// A validated load test.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
@@ -101,6 +110,7 @@ pub struct Plan {
     /// `--sample-size`: bytes of each sampled response body kept (the first response of
     /// each endpoint × status code).
     pub sample_size: usize,
+    pub report: ReportOptions,
 }
 
 impl Plan {
@@ -125,6 +135,7 @@ impl Plan {
             max_connections: 0,
             export: None,
             sample_size: crate::samples::DEFAULT_SAMPLE_SIZE,
+            report: ReportOptions::default(),
         }
     }
 }
@@ -147,6 +158,8 @@ pub enum Command {
     Init,
     /// `tressi schema`: print the config's JSON Schema on stdout.
     Schema,
+    /// `tressi schema --summary`: print the JSON Schema of `summary.json` on stdout.
+    SummarySchema,
 }
 
 /// Options of the built-in target server.

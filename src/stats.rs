@@ -109,6 +109,25 @@ pub fn decode_histogram(text: &str) -> Result<Histogram<u64>, String> {
         .map_err(|e| format!("histogram: {e:?}"))
 }
 
+/// A response-time and a service-time histogram (µs) in the exchange encoding
+/// (`encode_histogram`): what `summary.json` carries so runs can be merged exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct Histograms {
+    pub latency: String,
+    pub service: String,
+}
+
+impl Histograms {
+    /// Encodes both (allocates by the histograms' content: `report::finish` calls it,
+    /// not `Summary::new`, so a run's allocations stay independent of its length).
+    pub fn of(latency: &Histogram<u64>, service: &Histogram<u64>) -> Self {
+        Histograms {
+            latency: encode_histogram(latency),
+            service: encode_histogram(service),
+        }
+    }
+}
+
 /// ns → µs rounded to nearest; 0 is recorded as 1 (the histograms' lowest value).
 #[inline]
 fn micros(ns: u64) -> u64 {
@@ -451,6 +470,7 @@ pub struct Latency {
     pub p50: u64,
     pub p75: u64,
     pub p90: u64,
+    pub p95: u64,
     pub p99: u64,
     pub p99_9: u64,
     pub p99_99: u64,
@@ -467,6 +487,7 @@ impl Latency {
                 p50: 0,
                 p75: 0,
                 p90: 0,
+                p95: 0,
                 p99: 0,
                 p99_9: 0,
                 p99_99: 0,
@@ -481,6 +502,7 @@ impl Latency {
             p50: q(0.50),
             p75: q(0.75),
             p90: q(0.90),
+            p95: q(0.95),
             p99: q(0.99),
             p99_9: q(0.999),
             p99_99: q(0.9999),
@@ -540,6 +562,19 @@ pub struct EndpointSummary {
     pub timeline: Vec<Second>,
     /// The first response of each status code, bounded by `--sample-size`.
     pub samples: Vec<Sample>,
+    /// Request headers sent (global ones merged in), as `[name, value]`; secret values
+    /// are redacted by `report::finish` unless `--show-secrets`.
+    pub headers: Vec<(String, String)>,
+    /// Request body size in bytes.
+    pub body_bytes: u64,
+    /// This endpoint's histograms in the exchange encoding (filled by `report::finish`
+    /// from the two below).
+    pub histograms: Histograms,
+    /// This endpoint's response-time and service-time histograms (µs).
+    #[serde(skip)]
+    pub latency_histogram: Histogram<u64>,
+    #[serde(skip)]
+    pub service_histogram: Histogram<u64>,
 }
 
 /// One second of one endpoint's timeline, merged across workers.
@@ -656,9 +691,21 @@ pub struct Summary {
     pub health: Health,
     /// The run's response-time histogram, one interval per second.
     pub intervals: Vec<Interval>,
+    /// The merged histograms in the exchange encoding (`histograms.latency` is
+    /// `histogram` below; filled by `report::finish`).
+    pub histograms: Histograms,
+    /// When the load started, seconds since the Unix epoch (0 when unknown).
+    pub start_unix_s: f64,
+    /// The run's configuration (secrets in the endpoints' `headers`).
+    pub config: crate::report::RunConfig,
+    /// What the report warns about (`report::finish` fills it).
+    pub warnings: Vec<String>,
     /// Merged response-time histogram (µs), for reports that need more than percentiles.
     #[serde(skip)]
     pub histogram: Histogram<u64>,
+    /// Merged service-time histogram (µs).
+    #[serde(skip)]
+    pub service_histogram: Histogram<u64>,
 }
 
 fn status_map(status: &[u64; STATUS_SLOTS]) -> BTreeMap<u16, u64> {
@@ -723,6 +770,11 @@ impl Summary {
                     .filter(|_| ep.rate.is_some())
                     .map(|d| d.as_secs_f64()),
                 weight: ep.weight,
+                headers: ep.headers.clone(),
+                body_bytes: ep.body.len() as u64,
+                histograms: Histograms::default(),
+                latency_histogram: c.latency.clone(),
+                service_histogram: c.service.clone(),
                 rps: per_second(c.completed, secs),
                 requests: requests_of(c),
                 status: status_map(&c.status),
@@ -784,7 +836,12 @@ impl Summary {
             interrupted: false,
             health,
             intervals: built.intervals,
+            histograms: Histograms::default(),
+            start_unix_s: 0.0,
+            config: crate::report::RunConfig::of(plan),
+            warnings: Vec::new(),
             histogram: total.latency,
+            service_histogram: total.service,
         }
     }
 }
@@ -1041,7 +1098,7 @@ mod tests {
             assert_eq!(v["errors"][k.name()], want, "{}", k.name());
         }
         for k in [
-            "min", "mean", "stdev", "p50", "p75", "p90", "p99", "p99_9", "p99_99", "max",
+            "min", "mean", "stdev", "p50", "p75", "p90", "p95", "p99", "p99_9", "p99_99", "max",
         ] {
             assert!(v["latency_us"][k].is_number(), "{k}");
             assert!(v["service_us"][k].is_number(), "{k}");

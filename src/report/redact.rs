@@ -1,0 +1,122 @@
+//! Secret redaction: which header values are secrets, and the summary with their values
+//! replaced by `<redacted>` (request headers in the config, response heads of the
+//! samples). Pure string work; it never decides whether to redact (`--show-secrets` is
+//! the caller's business, see `report::finish`).
+
+use crate::stats::Summary;
+
+/// What a secret value is shown as.
+pub const REDACTED: &str = "<redacted>";
+
+/// Whether a header's value is a secret: `Authorization`, `Proxy-Authorization`,
+/// `Cookie`, `Set-Cookie`, and any name (case-insensitive) that contains `auth`,
+/// `cookie`, `token`, `secret`, `password`, `session`, `api-key`, `api_key` or `apikey`
+/// (so `X-Api-Key`, `X-Auth-Token`, `X-Session-Id`, `Client-Secret` too).
+pub fn is_secret(name: &str) -> bool {
+    let n = name.trim().to_ascii_lowercase();
+    [
+        "auth", "cookie", "token", "secret", "password", "session", "api-key", "api_key", "apikey",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
+}
+
+/// A header value as shown: `<redacted>` for a secret header, else as is.
+pub fn value<'a>(name: &str, value: &'a str) -> &'a str {
+    if is_secret(name) {
+        REDACTED
+    } else {
+        value
+    }
+}
+
+/// A response head (status line, then `Name: value` lines joined by `\n`) with secret
+/// header values redacted. Lines that are not `Name: value` are kept as they are.
+pub fn head(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        match line.split_once(':') {
+            Some((name, _)) if i > 0 && is_secret(name) => {
+                out.push_str(name);
+                out.push_str(": ");
+                out.push_str(REDACTED);
+                if line.ends_with('\r') {
+                    out.push('\r');
+                }
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
+}
+
+/// Redacts the summary in place: every endpoint's request headers and every sample's
+/// response head.
+pub fn summary(s: &mut Summary) {
+    for e in &mut s.endpoints {
+        for (name, v) in &mut e.headers {
+            if is_secret(name) {
+                *v = REDACTED.to_string();
+            }
+        }
+        for sample in &mut e.samples {
+            sample.head = head(&sample.head);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_header_names() {
+        let cases = [
+            ("Authorization", true),
+            ("proxy-authorization", true),
+            ("Cookie", true),
+            ("SET-COOKIE", true),
+            ("X-Api-Key", true),
+            ("x-apikey", true),
+            ("Api_Key", true),
+            ("X-Auth-Token", true),
+            ("X-Session-Id", true),
+            ("Client-Secret", true),
+            ("X-Password", true),
+            ("Content-Type", false),
+            ("Accept", false),
+            ("User-Agent", false),
+            ("X-Request-Id", false),
+            ("Host", false),
+        ];
+        for (name, want) in cases {
+            assert_eq!(is_secret(name), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn heads_keep_the_status_line_and_redact_values() {
+        let cases = [
+            (
+                "HTTP/1.1 200 OK\nSet-Cookie: sid=abc\nContent-Length: 3",
+                "HTTP/1.1 200 OK\nSet-Cookie: <redacted>\nContent-Length: 3",
+            ),
+            (
+                "HTTP/1.1 401 Unauthorized\nWWW-Authenticate: Bearer x",
+                "HTTP/1.1 401 Unauthorized\nWWW-Authenticate: <redacted>",
+            ),
+            ("garbage without colon", "garbage without colon"),
+            (
+                "HTTP/1.1 200 OK\nset-cookie:a=b\r",
+                "HTTP/1.1 200 OK\nset-cookie: <redacted>\r",
+            ),
+            ("", ""),
+        ];
+        for (input, want) in cases {
+            assert_eq!(head(input), want);
+        }
+    }
+}
