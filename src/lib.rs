@@ -2,8 +2,8 @@
 //!
 //! The library API is `run(&Plan) -> Result<Summary, Error>`; `cli::parse` turns
 //! arguments into a `Command`. Only `engine::worker`, `target_server`, `signal`,
-//! `ui::term` and the set-up in this file touch the OS; every other module is pure and tested with time as
-//! an argument.
+//! `ui::term` and the set-up in this file touch the OS; every other module is pure and
+//! tested with time as an argument.
 
 pub mod cli;
 pub mod config;

@@ -421,7 +421,7 @@ pub fn progress_line(view: &View) -> String {
     let head = match view.progress {
         Progress::Time { total_s } => {
             let total = total_text(total_s);
-            format!("[{elapsed:>w$}/{total}]", w = total.len())
+            format!("[{elapsed:>w$}/{total}]", w = total.len().max(4))
         }
         Progress::Requests { done, total } => {
             format!("[{elapsed:>3} {}/{}]", grouped(done), grouped(total))

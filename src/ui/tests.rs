@@ -196,7 +196,7 @@ fn progress_line_golden() {
     let mut v = sample_view();
     assert_eq!(
         progress_line(&v),
-        "[ 3s/10s] 12,001 / 15,000 req/s  p50 1.23ms  p99 4.56ms  2xx 36,000  4xx 12  5xx 3  err 1"
+        "[  3s/10s] 12,001 / 15,000 req/s  p50 1.23ms  p99 4.56ms  2xx 36,000  4xx 12  5xx 3  err 1"
     );
     // Closed loop, no errors, connection errors shown, a counted run.
     v.total.target = None;
@@ -380,7 +380,7 @@ fn live_rates_come_from_successive_snapshots() {
     assert_eq!(v.rows[0].target, Some(100.0)); // ramp done
     assert_eq!(
         progress_line(&v),
-        "[ 2s/10s] 100 / 100 req/s  p50 50.0µs  p99 50.0µs  2xx 460  err 5"
+        "[  2s/10s] 100 / 100 req/s  p50 50.0µs  p99 50.0µs  2xx 460  err 5"
     );
 }
 
