@@ -50,7 +50,8 @@ pub struct Row {
     pub label: String,
     /// Responses per second over the last interval.
     pub rps: f64,
-    /// The target rate now (ramp-up applied); `None` for closed-loop endpoints only.
+    /// The target rate now (ramp-up applied); `None` for a closed-loop endpoint, and for
+    /// a sum that includes one.
     pub target: Option<f64>,
     /// Latency so far (response time, µs).
     pub p50_us: Option<u64>,
@@ -215,6 +216,9 @@ impl Live {
         self.all.clear();
         self.rest.clear();
         let mut done = 0;
+        // A sum has a target only when every endpoint in it has one (a closed-loop
+        // endpoint's responses would count against the rated ones' target).
+        let (mut closed_total, mut closed_more) = (false, false);
         for (i, info) in self.endpoints.iter().enumerate() {
             let Some(c) = self.last.endpoints.get(i) else {
                 continue;
@@ -244,6 +248,7 @@ impl Live {
                 classes,
             };
             add_row(&mut total, &row);
+            closed_total |= target.is_none();
             self.all.add(&c.latency);
             if i < shown {
                 // Labels and percentiles only for the rows shown.
@@ -253,8 +258,15 @@ impl Live {
                 view_rows.push(row);
             } else {
                 add_row(&mut more, &row);
+                closed_more |= target.is_none();
                 self.rest.add(&c.latency);
             }
+        }
+        if closed_total {
+            total.target = None;
+        }
+        if closed_more {
+            more.target = None;
         }
         total.p50_us = self.all.quantile(0.5);
         total.p99_us = self.all.quantile(0.99);
@@ -653,8 +665,13 @@ pub fn render_panel(view: &View, width: usize, height: usize, color: bool) -> Ve
             cols.retain(|c| c.0 != name);
         }
         let label_w = w.saturating_sub(used(&cols)).max(1);
+        // A heading too long loses its `http://` before its middle.
+        let heading = match view.heading.strip_prefix("http://") {
+            Some(short) if view.heading.chars().count() > label_w => short,
+            _ => &view.heading,
+        };
         let mut header = vec![Seg::new(
-            format!("{:<label_w$}", fit_middle(&view.heading, label_w)),
+            format!("{:<label_w$}", fit_middle(heading, label_w)),
             Some(BOLD),
         )];
         for (name, cw, _) in &cols {

@@ -109,6 +109,9 @@ fn panel_lines_fit_any_width_and_height() {
             }
         }
     }
+    // A heading too long for its column loses `http://` first.
+    assert!(render_panel(&v, 60, 24, false)[3].starts_with("127.0.0.1:8080 "));
+    assert!(render_panel(&v, 80, 24, false)[3].starts_with("http://127.0.0.1:8080 "));
     // Narrow terminals drop columns in order, keeping req/s, p99, 2xx and err.
     let header = |width| render_panel(&v, width, 24, false)[3].clone();
     let cases: &[(usize, &[&str], &[&str])] = &[
@@ -356,7 +359,8 @@ fn live_rates_come_from_successive_snapshots() {
     // The target ramps up: an eighth of the way through a 2 s ramp.
     assert_eq!(v.rows[0].target, Some(12.5));
     assert_eq!(v.rows[1].target, None);
-    assert_eq!(v.total.target, Some(12.5));
+    // b is closed loop: its responses are no part of a's target, so the total has none.
+    assert_eq!(v.total.target, None);
     assert_eq!(v.rows[0].p50_us, Some(50));
     assert_eq!(v.spark, [500.0]);
     assert_eq!(v.progress, Progress::Time { total_s: 10.0 });
@@ -380,8 +384,41 @@ fn live_rates_come_from_successive_snapshots() {
     assert_eq!(v.rows[0].target, Some(100.0)); // ramp done
     assert_eq!(
         progress_line(&v),
-        "[  2s/10s] 100 / 100 req/s  p50 50.0µs  p99 50.0µs  2xx 460  err 5"
+        "[  2s/10s] 100 req/s  p50 50.0µs  p99 50.0µs  2xx 460  err 5"
     );
+}
+
+#[test]
+fn sums_have_a_target_only_when_every_endpoint_in_them_is_rated() {
+    let rates = [Some(10.0), Some(20.0), Some(30.0), None];
+    let endpoints = rates
+        .iter()
+        .enumerate()
+        .map(|(i, r)| endpoint(&format!("http://127.0.0.1:8080/{i}"), *r))
+        .collect();
+    let mut live = Live::new(&plan(endpoints));
+    live.update(&snapshot(1_000_000_000, &[1, 2, 3, 4], &[0; 4], 10));
+    // Shown: 0 and 1; summed: 2 (rated) and 3 (closed).
+    let v = live.view(3);
+    assert_eq!(v.total.target, None);
+    assert_eq!(v.more.unwrap().target, None);
+    // Room for all: each row keeps its own.
+    let v = live.view(4);
+    assert_eq!(v.more, None);
+    let targets: Vec<Option<f64>> = v.rows.iter().map(|r| r.target).collect();
+    assert_eq!(targets, rates);
+    let mut p = plan(
+        rates[..3]
+            .iter()
+            .map(|r| endpoint("http://127.0.0.1:8080/", *r))
+            .collect(),
+    );
+    p.duration = Some(Duration::from_secs(5));
+    let mut live = Live::new(&p);
+    live.update(&snapshot(1_000_000_000, &[1, 2, 3], &[0; 3], 10));
+    let v = live.view(2);
+    assert_eq!(v.total.target, Some(60.0));
+    assert_eq!(v.more.unwrap().target, Some(50.0));
 }
 
 #[test]
@@ -406,6 +443,7 @@ fn live_view_bounds_its_rows_and_sums_the_rest() {
     assert_eq!(v.total.classes[0], 78);
     let lines = render_panel(&v, 80, 24, false);
     assert_eq!(lines.len(), FIXED_LINES + 5);
+    assert!(lines[3].starts_with("endpoint "), "{lines:?}");
     assert!(lines.last().unwrap().starts_with("+8 more "), "{lines:?}");
     // Room for all: no "more" line; no room: only the fixed lines.
     assert!(live.view(12).more.is_none());
