@@ -146,7 +146,8 @@ fn redraws(s: &str) -> usize {
 
 const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
-/// The checks every panel run shares; returns the text after the panel (the report).
+/// The checks every panel run shares; returns the text after the panel (the report, as
+/// shown).
 fn check_panel(status: ExitStatus, out: &str, code: i32) -> String {
     assert_eq!(status.code(), Some(code), "{out}");
     let hide = out
@@ -195,19 +196,23 @@ fn check_panel(status: ExitStatus, out: &str, code: i32) -> String {
         &out[show.saturating_sub(40)..]
     );
     let report = visible(&out[show..]);
-    assert!(
-        report.contains("Requests "),
-        "no report after the panel: {report}"
-    );
-    assert!(!report.contains('█'), "{report}");
+    assert!(!report.trim().is_empty(), "no report after the panel");
+    assert_eq!(redraws(&out[show..]), 0, "the panel is gone: {report}");
     report
+}
+
+/// The whole of `text` is one JSON value (terminal line ends allowed).
+fn only_json(text: &str) -> serde_json::Value {
+    serde_json::from_str(&text.replace("\r\n", "\n"))
+        .unwrap_or_else(|e| panic!("not just one JSON value ({e}): {text:?}"))
 }
 
 #[test]
 fn live_panel_on_a_terminal_is_redrawn_in_place_and_erased_before_the_report() {
     let target = TargetProcess::start(&[]);
     let (status, out) = on_pty(&[&target.url("/"), "-c", "2", "-d", "1500ms"], &[], &[]);
-    check_panel(status, &out, 0);
+    let report = check_panel(status, &out, 0);
+    assert!(report.contains(&target.addr.to_string()), "{report}");
     assert!(out.contains("tressi: running "), "banner: {out:?}");
     let colours = sgr_sequences(&out);
     assert!(colours.iter().any(|c| c == "ESC[32m"), "{colours:?}");
@@ -230,12 +235,13 @@ fn no_color_keeps_the_panel_without_colour() {
 fn sigint_on_the_panel_still_restores_the_cursor_and_prints_the_report() {
     let target = TargetProcess::start(&[]);
     let (status, out) = on_pty(
-        &[&target.url("/"), "-c", "2", "-d", "1500ms"],
+        &[&target.url("/"), "-c", "2", "-d", "1500ms", "--json"],
         &[],
         &[Duration::from_millis(1_100)],
     );
-    let report = check_panel(status, &out, 130);
-    assert!(report.contains("Interrupted"), "{report}");
+    let v = only_json(&check_panel(status, &out, 130));
+    assert_eq!(v["interrupted"], true, "{v}");
+    assert!(v["requests"]["completed"].as_u64().unwrap() > 0, "{v}");
 }
 
 #[test]
@@ -254,11 +260,11 @@ fn a_second_sigint_exits_at_once_and_still_shows_the_cursor() {
     assert!(out[hide..].contains(SHOW), "cursor left hidden: {out:?}");
 }
 
-/// Progress lines in `text`: `[  1s/2.5s] ...`.
+/// Progress lines in `text`: `[  1s/2.5s] 12,345 req/s ...`.
 fn progress_lines(text: &str) -> Vec<&str> {
     text.lines()
         .map(|l| l.trim_end_matches('\r'))
-        .filter(|l| l.starts_with('[') && l.contains("/2.5s] "))
+        .filter(|l| l.starts_with('[') && l.contains("s] ") && l.contains(" req/s"))
         .collect()
 }
 
@@ -328,13 +334,21 @@ fn piped_stderr_gets_plain_progress_lines_and_quiet_gets_none() {
 fn quiet_on_a_terminal_prints_only_the_report() {
     let target = TargetProcess::start(&[]);
     let url = target.url("/");
-    let (status, out) = on_pty(&[&url, "-c", "2", "-d", "1500ms", "-q"], &[], &[]);
+    // With --json the whole output is the one JSON object.
+    let (status, out) = on_pty(&[&url, "-c", "2", "-d", "1500ms", "-q", "--json"], &[], &[]);
     assert!(status.success(), "{out}");
-    assert!(!out.contains('\x1b'), "{out:?}");
-    assert!(!out.contains("running"), "{out}");
+    let v = only_json(&out);
+    assert!(v["requests"]["completed"].as_u64().unwrap() > 0, "{v}");
+    // The text report: no banner, no panel, no progress lines.
+    let (status, out) = on_pty(&[&url, "-c", "2", "-d", "1500ms", "--quiet"], &[], &[]);
+    assert!(status.success(), "{out}");
+    assert!(!out.is_empty());
+    for panel in [HIDE, SHOW, "\x1b[K", "\x1b[J"] {
+        assert!(!out.contains(panel), "{panel:?} in {out:?}");
+    }
+    assert_eq!(redraws(&out), 0, "{out:?}");
+    assert!(!out.contains("tressi: running"), "{out}");
     assert!(progress_lines(&out).is_empty(), "{out}");
-    // The report's first line is the first thing written.
-    assert!(out.starts_with(&format!("GET {url}\r\n")), "{out}");
 }
 
 #[test]
