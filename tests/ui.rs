@@ -45,6 +45,7 @@ fn on_pty(args: &[&str], env: &[(&str, &str)], signals: &[Duration]) -> (ExitSta
     let mut cmd = Command::new(bin());
     cmd.args(args)
         .env_remove("NO_COLOR")
+        .env("TERM", "xterm")
         .stdin(Stdio::null())
         .stdout(Stdio::from(slave.try_clone().unwrap()))
         .stderr(Stdio::from(slave));
@@ -360,4 +361,20 @@ fn demo_shows_the_panel_too() {
     assert!(shown.contains(" / 3s"), "{shown}");
     assert!(shown.lines().any(|l| l.starts_with("GET / ")), "{shown}");
     assert!(shown.contains("served "), "{shown}");
+}
+
+#[test]
+fn a_dumb_terminal_gets_plain_progress_lines() {
+    let target = TargetProcess::start(&[]);
+    let (status, out) = on_pty(
+        &[&target.url("/"), "-c", "2", "-d", "1500ms"],
+        &[("TERM", "dumb")],
+        &[],
+    );
+    assert!(status.success(), "{out}");
+    assert!(!out.contains(HIDE) && redraws(&out) == 0, "{out:?}");
+    let lines = progress_lines(&out);
+    assert_eq!(lines.len(), 1, "{out}");
+    assert!(!lines[0].contains('\x1b'), "{lines:?}");
+    assert!(lines[0].starts_with("[  1s/1.5s] "), "{lines:?}");
 }

@@ -17,13 +17,14 @@ use std::io::{IsTerminal, Write};
 pub enum Mode {
     /// The live panel, redrawn in place (stderr is a terminal, no `--no-ui`).
     Panel,
-    /// One plain line a second (`--no-ui`, or stderr is not a terminal).
+    /// One plain line a second (`--no-ui`, or stderr is not a terminal, or it is one
+    /// that says it cannot move the cursor: `TERM=dumb`).
     Lines,
     /// Nothing (`--quiet`).
     Off,
 }
 
-/// The mode for `output` when stderr is (or is not) a terminal.
+/// The mode for `output` when stderr is (or is not) a terminal able to move its cursor.
 pub fn mode(output: &Output, stderr_tty: bool) -> Mode {
     if output.quiet {
         Mode::Off
@@ -57,8 +58,9 @@ impl Display {
     /// Reads whether stderr is a terminal and `NO_COLOR`.
     pub fn new(output: &Output) -> Display {
         let tty = std::io::stderr().is_terminal();
+        let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
         Display {
-            mode: mode(output, tty),
+            mode: mode(output, tty && !dumb),
             color: color_wanted(std::env::var_os("NO_COLOR").as_deref(), tty),
             live: None,
             drawn: 0,
