@@ -16,7 +16,7 @@ pub const PUBLISH_EVERY_NS: u64 = 250_000_000;
 pub const PUBLISH_INTERVAL: std::time::Duration = std::time::Duration::from_nanos(PUBLISH_EVERY_NS);
 
 /// One endpoint's counts in a snapshot.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct EndpointCounts {
     pub sent: u64,
     pub completed: u64,
@@ -26,6 +26,10 @@ pub struct EndpointCounts {
     pub status: Vec<u64>,
     /// Response times so far (µs, coordinated-omission corrected), at live precision.
     pub latency: LiveHist,
+    /// Responses a second over the worker's last publish interval (in a sum: the
+    /// workers' rates added, each over its own interval, so workers publishing at
+    /// different moments do not skew it).
+    pub rps: f64,
 }
 
 impl Default for EndpointCounts {
@@ -38,6 +42,7 @@ impl Default for EndpointCounts {
             errors: [0; ErrorKind::COUNT],
             status: vec![0; STATUS_SLOTS],
             latency: LiveHist::new(),
+            rps: 0.0,
         }
     }
 }
@@ -56,6 +61,7 @@ impl EndpointCounts {
             *a += b;
         }
         self.latency.add(&other.latency);
+        self.rps += other.rps;
     }
 
     /// Requests that ended (response or error).
@@ -179,7 +185,7 @@ impl LiveHist {
 }
 
 /// A worker's counts at one moment (cumulative since the start).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Snapshot {
     /// When it was taken (ns since the run's origin).
     pub at_ns: u64,
@@ -208,16 +214,22 @@ impl Snapshot {
             e.errors = [0; ErrorKind::COUNT];
             e.status.fill(0);
             e.latency.clear();
+            e.rps = 0.0;
         }
         self.conn_errors = [0; ErrorKind::COUNT];
         self.bytes_read = 0;
         self.established = 0;
     }
 
-    /// Copies the worker's counts in, reusing this snapshot's storage.
+    /// Copies the worker's counts in, reusing this snapshot's storage; the rates are
+    /// over the time since the previous `fill` (kept when no time has passed).
     pub fn fill(&mut self, at_ns: u64, stats: &WorkerStats) {
+        let dt = at_ns.saturating_sub(self.at_ns);
         self.at_ns = at_ns;
         for (dst, src) in self.endpoints.iter_mut().zip(stats.endpoints.iter()) {
+            if dt > 0 {
+                dst.rps = src.completed.saturating_sub(dst.completed) as f64 * 1e9 / dt as f64;
+            }
             dst.sent = src.sent;
             dst.completed = src.completed;
             dst.failed = src.failed;
@@ -398,5 +410,34 @@ mod tests {
         c.publish(0, 3, &a);
         c.sum(&mut sum);
         assert_eq!(sum.endpoints[0].latency.len(), 101);
+    }
+
+    #[test]
+    fn summed_rates_hold_whatever_the_workers_publishing_phases() {
+        // Two workers at 1000 and 3000 responses a second, publishing every 250 ms but
+        // 200 ms apart: a rate from the sum's own successive times would swing wildly.
+        let c = Control::new(2, 1);
+        let mut stats = [WorkerStats::new(1), WorkerStats::new(1)];
+        let per_ms = [1u64, 3];
+        let mut sum = Snapshot::new(1);
+        let mut done = [0u64; 2];
+        for tick in 1..=40u64 {
+            let now_ms = tick * 50;
+            for w in 0..2 {
+                let phase = if w == 0 { 0 } else { 200 };
+                if now_ms >= phase && (now_ms - phase) % 250 == 0 {
+                    let want = per_ms[w] * now_ms;
+                    for _ in done[w]..want {
+                        stats[w].record_response(0, 200, 1_000, 1_000);
+                    }
+                    done[w] = want;
+                    c.publish(w, now_ms * 1_000_000, &stats[w]);
+                }
+            }
+            c.sum(&mut sum);
+            if now_ms >= 450 {
+                assert_eq!(sum.endpoints[0].rps, 4_000.0, "at {now_ms} ms");
+            }
+        }
     }
 }

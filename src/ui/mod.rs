@@ -1,6 +1,6 @@
 //! Live progress while a run goes on, the pure part: `Live` follows the summed worker
-//! snapshots (rates over the last interval from successive snapshots, a req/s history for
-//! the sparkline, latency so far), `Live::view` turns that into a `View`, and
+//! snapshots (rates over the last interval, which each worker computes from its own
+//! successive snapshots; a req/s history for the sparkline; latency so far), `Live::view` turns that into a `View`, and
 //! `render_panel` / `progress_line` / `frame` turn a `View` into text. No I/O, no clock
 //! (times come from the snapshots), no terminal queries: `term` owns those.
 //!
@@ -48,7 +48,7 @@ pub enum Progress {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     pub label: String,
-    /// Responses per second over the last interval.
+    /// Responses per second over the last interval (each worker's last quarter second).
     pub rps: f64,
     /// The target rate now (ramp-up applied); `None` for a closed-loop endpoint, and for
     /// a sum that includes one.
@@ -69,7 +69,8 @@ pub struct View {
     pub heading: String,
     /// All endpoints together (its label is unused).
     pub total: Row,
-    /// Responses per second over the last progress-line interval (about a second).
+    /// Responses per second over the last progress-line interval (about a second): the
+    /// mean of the updates' total rates since the previous line.
     pub line_rps: f64,
     /// Connection failures that ended no request.
     pub conn_errors: u64,
@@ -99,15 +100,13 @@ pub struct Live {
     /// The latest snapshot (copied in, storage reused).
     last: Snapshot,
     updates: u64,
-    /// When the previous update's snapshot was taken (ns since the run's origin).
-    prev_at_ns: u64,
-    /// Per endpoint: responses at the previous update, and the rate since.
-    prev_completed: Vec<u64>,
+    /// Per endpoint: responses a second, as of the latest update.
     rps: Vec<f64>,
     spark: VecDeque<f64>,
-    /// The progress-line interval: its start (ns, responses) and the second last printed.
-    line_at_ns: u64,
-    line_completed: u64,
+    /// The progress line: the total rates since the last one (sum and count), the
+    /// second it was printed for, and the mean rate it shows.
+    line_sum: f64,
+    line_samples: u64,
     line_second: u64,
     line_rps: f64,
     /// Scratch histograms for the total and the hidden endpoints.
@@ -146,12 +145,10 @@ impl Live {
             requests: plan.requests,
             last: Snapshot::new(n),
             updates: 0,
-            prev_at_ns: 0,
-            prev_completed: vec![0; n],
             rps: vec![0.0; n],
             spark: VecDeque::with_capacity(SPARK_KEEP),
-            line_at_ns: 0,
-            line_completed: 0,
+            line_sum: 0.0,
+            line_samples: 0,
             line_second: 0,
             line_rps: 0.0,
             all: LiveHist::new(),
@@ -159,45 +156,38 @@ impl Live {
         }
     }
 
-    /// Takes in the latest summed snapshot. Returns true when a progress line is due
-    /// (the run entered a new second since the last one).
+    /// Takes in the latest summed snapshot (its rates are the workers' own, each over
+    /// its last publish interval). Returns true when a progress line is due (the run
+    /// entered a new second since the last one).
     pub fn update(&mut self, snap: &Snapshot) -> bool {
         self.last.clear();
         self.last.add(snap);
-        let at = snap.at_ns;
-        let prev_at = self.prev_at_ns;
-        let completed = |s: &Snapshot, i: usize| s.endpoints.get(i).map_or(0, |e| e.completed);
-        if at > prev_at || self.updates == 0 {
-            let dt = at.saturating_sub(prev_at) as f64 / 1e9;
-            let mut total = 0.0;
-            for i in 0..self.endpoints.len() {
-                let now = completed(snap, i);
-                if dt > 0.0 {
-                    self.rps[i] = now.saturating_sub(self.prev_completed[i]) as f64 / dt;
-                }
-                self.prev_completed[i] = now;
-                total += self.rps[i];
-            }
-            if self.updates > 0 {
-                if self.spark.len() == SPARK_KEEP {
-                    self.spark.pop_front();
-                }
-                self.spark.push_back(total);
-            }
-            self.prev_at_ns = at;
-        }
+        let first = self.updates == 0;
         self.updates += 1;
-        let second = at / 1_000_000_000;
+        let mut total = 0.0;
+        for (i, r) in self.rps.iter_mut().enumerate() {
+            let rps = snap.endpoints.get(i).map_or(0.0, |e| e.rps);
+            *r = if rps.is_finite() { rps.max(0.0) } else { 0.0 };
+            total += *r;
+        }
+        // The first call comes as the workers start, before anything was published.
+        if !first {
+            if self.spark.len() == SPARK_KEEP {
+                self.spark.pop_front();
+            }
+            self.spark.push_back(total);
+            self.line_sum += total;
+            self.line_samples += 1;
+        }
+        let second = snap.at_ns / 1_000_000_000;
         if second > self.line_second {
-            let all: u64 = snap.endpoints.iter().map(|e| e.completed).sum();
-            let dt = at.saturating_sub(self.line_at_ns) as f64 / 1e9;
-            self.line_rps = if dt > 0.0 {
-                all.saturating_sub(self.line_completed) as f64 / dt
+            self.line_rps = if self.line_samples > 0 {
+                self.line_sum / self.line_samples as f64
             } else {
                 0.0
             };
-            self.line_at_ns = at;
-            self.line_completed = all;
+            self.line_sum = 0.0;
+            self.line_samples = 0;
             self.line_second = second;
             return true;
         }

@@ -320,11 +320,24 @@ fn table_rows_fit_the_terminal_height() {
 }
 
 /// A summed snapshot at `at_ns` where endpoint `i` has `completed[i]` 200 responses of
-/// `latency_us` each, plus `failed[i]` errors.
+/// `latency_us` each, plus `failed[i]` errors, at `completed[i]` responses a second.
 fn snapshot(at_ns: u64, completed: &[u64], failed: &[u64], latency_us: u64) -> Snapshot {
+    let rps: Vec<f64> = completed.iter().map(|&c| c as f64).collect();
+    snapshot_at_rates(at_ns, completed, failed, latency_us, &rps)
+}
+
+/// The same at the given rates.
+fn snapshot_at_rates(
+    at_ns: u64,
+    completed: &[u64],
+    failed: &[u64],
+    latency_us: u64,
+    rps: &[f64],
+) -> Snapshot {
     let mut s = Snapshot::new(completed.len());
     s.at_ns = at_ns;
     for (i, e) in s.endpoints.iter_mut().enumerate() {
+        e.rps = rps[i];
         e.completed = completed[i];
         e.sent = completed[i] + failed[i];
         e.failed = failed[i];
@@ -339,16 +352,20 @@ fn plan(endpoints: Vec<Endpoint>) -> Plan {
 }
 
 #[test]
-fn live_rates_come_from_successive_snapshots() {
+fn live_rates_come_from_the_workers_and_lines_average_them() {
     let mut p = plan(vec![
         endpoint("http://127.0.0.1:8080/a", Some(100.0)),
         endpoint("http://127.0.0.1:8080/b", None),
     ]);
     p.ramp_up = Some(Duration::from_secs(2));
     let mut live = Live::new(&p);
-    // The first call (workers just started): nothing yet, no progress line.
+    let snap = |at_ms: u64, completed: [u64; 2], failed: [u64; 2], rps: [f64; 2]| {
+        snapshot_at_rates(at_ms * 1_000_000, &completed, &failed, 50, &rps)
+    };
+    // The first call (workers just started): nothing yet, no sample, no progress line.
     assert!(!live.update(&Snapshot::new(2)));
-    assert!(!live.update(&snapshot(250_000_000, &[25, 100], &[0, 0], 50)));
+    assert!(live.view(MAX_ROWS).spark.is_empty());
+    assert!(!live.update(&snap(250, [25, 100], [0, 0], [100.0, 400.0])));
     let v = live.view(MAX_ROWS);
     assert_eq!(v.rows.len(), 2);
     assert_eq!(v.heading, "http://127.0.0.1:8080");
@@ -364,27 +381,27 @@ fn live_rates_come_from_successive_snapshots() {
     assert_eq!(v.rows[0].p50_us, Some(50));
     assert_eq!(v.spark, [500.0]);
     assert_eq!(v.progress, Progress::Time { total_s: 10.0 });
-    // Half a second later: rates over that interval; a line is due at the first second.
-    assert!(!live.update(&snapshot(750_000_000, &[75, 200], &[0, 0], 50)));
-    assert!(live.update(&snapshot(1_000_000_000, &[100, 250], &[0, 5], 50)));
+    // One sample per update; a line is due on entering the first second, at the mean
+    // of the totals since the start.
+    assert!(!live.update(&snap(500, [50, 150], [0, 0], [100.0, 200.0])));
+    assert!(!live.update(&snap(750, [75, 200], [0, 0], [100.0, 200.0])));
+    assert!(live.update(&snap(1_000, [100, 250], [0, 5], [100.0, 200.0])));
     let v = live.view(MAX_ROWS);
-    assert_eq!(v.rows[0].rps, 100.0);
     assert_eq!(v.rows[1].rps, 200.0);
-    assert_eq!(v.line_rps, 350.0); // 350 responses in the first second
+    assert_eq!(v.line_rps, (500.0 + 300.0 * 3.0) / 4.0);
     assert_eq!(v.rows[1].classes, [250, 0, 0, 0, 5]);
-    assert_eq!(v.spark, [500.0, 300.0, 300.0]);
-    // No new snapshot (same time): rates stay, no new line, no sparkline sample.
-    assert!(!live.update(&snapshot(1_000_000_000, &[100, 250], &[0, 5], 50)));
-    assert_eq!(live.view(MAX_ROWS).spark.len(), 3);
-    assert_eq!(live.view(MAX_ROWS).total.rps, 300.0);
-    assert!(!live.update(&snapshot(1_900_000_000, &[190, 250], &[0, 5], 50)));
-    assert!(live.update(&snapshot(2_100_000_000, &[210, 250], &[0, 5], 50)));
+    assert_eq!(v.spark, [500.0, 300.0, 300.0, 300.0]);
+    // Still within that second: no new line. Bad rates from a sum never show.
+    assert!(!live.update(&snap(1_250, [125, 250], [0, 5], [f64::NAN, -1.0])));
+    assert_eq!(live.view(MAX_ROWS).total.rps, 0.0);
+    assert!(!live.update(&snap(1_900, [190, 250], [0, 5], [100.0, 0.0])));
+    assert!(live.update(&snap(2_100, [210, 250], [0, 5], [100.0, 0.0])));
     let v = live.view(MAX_ROWS);
-    assert!((v.line_rps - 110.0 / 1.1).abs() < 1e-9, "{}", v.line_rps);
+    assert_eq!(v.line_rps, 200.0 / 3.0);
     assert_eq!(v.rows[0].target, Some(100.0)); // ramp done
     assert_eq!(
         progress_line(&v),
-        "[  2s/10s] 100 req/s  p50 50.0µs  p99 50.0µs  2xx 460  err 5"
+        "[  2s/10s] 66.7 req/s  p50 50.0µs  p99 50.0µs  2xx 460  err 5"
     );
 }
 
