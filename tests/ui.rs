@@ -223,13 +223,57 @@ fn live_panel_on_a_terminal_is_redrawn_in_place_and_erased_before_the_report() {
 fn no_color_keeps_the_panel_without_colour() {
     let target = TargetProcess::start(&[]);
     let (status, out) = on_pty(
-        &[&target.url("/"), "-c", "2", "-d", "1500ms"],
+        &[
+            &target.url("/"),
+            "-c",
+            "2",
+            "-t",
+            "2",
+            "-d",
+            "1500ms",
+            "--json",
+        ],
         &[("NO_COLOR", "1")],
         &[],
     );
-    check_panel(status, &out, 0);
+    let v = only_json(&check_panel(status, &out, 0));
     // Cursor movement still, but no colour or style at all.
     assert_eq!(sgr_sequences(&out), Vec::<String>::new(), "{out:?}");
+    // With two workers publishing at their own moments, the live rates stay in line with
+    // the run's (a rate taken from the sum's own timestamps once swung a thousandfold).
+    let rps = v["rps"].as_f64().unwrap();
+    let shown = visible(&out);
+    let mut seen = 0;
+    for l in shown.lines() {
+        let live = if let Some(r) = l.split(" req/s  p50").next().filter(|r| r.len() < l.len()) {
+            r.replace(',', "").parse::<f64>().ok()
+        } else {
+            l.split("peak ").nth(1).map(count_value)
+        };
+        if let Some(x) = live {
+            seen += 1;
+            assert!(
+                x <= 5.0 * rps + 1000.0,
+                "live {x} against {rps} over the run: {l}"
+            );
+        }
+    }
+    assert!(seen >= 6, "{shown}");
+}
+
+/// `12.3k`, `4.56M`, `523` as a number.
+fn count_value(s: &str) -> f64 {
+    let s = s.trim();
+    let (digits, scale) = match s.chars().last() {
+        Some('k') => (&s[..s.len() - 1], 1e3),
+        Some('M') => (&s[..s.len() - 1], 1e6),
+        Some('G') => (&s[..s.len() - 1], 1e9),
+        _ => (s, 1.0),
+    };
+    digits
+        .parse::<f64>()
+        .unwrap_or_else(|_| panic!("not a count: {s:?}"))
+        * scale
 }
 
 #[test]
