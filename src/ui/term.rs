@@ -37,8 +37,9 @@ pub fn mode(output: &Output, stderr_tty: bool) -> Mode {
 
 /// Columns and rows of the terminal on `fd`, if it is one and says.
 fn size(fd: libc::c_int) -> Option<(usize, usize)> {
-    // SAFETY: TIOCGWINSZ only writes a winsize into the struct passed.
+    // SAFETY: winsize is plain integers, for which all zeroes is a valid value.
     let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ only writes a winsize into the struct passed.
     let r = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) };
     (r == 0 && ws.ws_col > 0).then_some((usize::from(ws.ws_col), usize::from(ws.ws_row)))
 }
