@@ -536,14 +536,12 @@ fn raise_fd_limit(want: u64) -> u64 {
 /// `tressi demo`: the built-in target on an ephemeral loopback port and a 3-second test
 /// against it. Returns the summary and the number of responses the target served.
 pub fn demo(json: bool, ui: bool) -> Result<(Summary, u64), Error> {
-    demo_watched(
-        Output {
-            json,
-            ui,
-            quiet: false,
-        },
-        &mut |_, _| {},
-    )
+    let output = Output {
+        json,
+        ui,
+        ..Output::default()
+    };
+    demo_watched(output, &mut |_, _| {})
 }
 
 /// Like `demo`, calling `watch` with the demo's plan and each summed snapshot (as

@@ -70,7 +70,8 @@ fn real_main() -> Result<u8, Error> {
         }
         Command::Demo { json, ui, quiet } => {
             tressi::signal::install();
-            let output = tressi::Output { json, ui, quiet };
+            let mut output = tressi::Output::default();
+            (output.json, output.ui, output.quiet) = (json, ui, quiet);
             let mut display = Display::new(&output);
             display.banner("tressi demo: built-in target on loopback, 50 connections for 3s");
             let demo = tressi::demo_watched(output, &mut |plan, snap| display.tick(plan, snap));
