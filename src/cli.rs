@@ -98,6 +98,7 @@ pub struct RunArgs {
     pub no_keepalive: bool,
     pub json: bool,
     pub no_ui: bool,
+    pub quiet: bool,
     /// `--config FILE` or `tressi run FILE`.
     pub config: Option<PathBuf>,
     /// `--rps`/`-R`/`--rate`, > 0.
@@ -312,6 +313,7 @@ impl RunArgs {
             output: Output {
                 json: self.json,
                 ui: !self.no_ui && opts.ui.unwrap_or(true),
+                quiet: self.quiet,
             },
             addrs: Vec::new(),
             ramp_up,
@@ -437,6 +439,7 @@ fn canonical(arg: &lexopt::Arg<'_>) -> Option<&'static str> {
         Long("no-keepalive") => "--no-keepalive",
         Long("json") => "--json",
         Long("no-ui") => "--no-ui",
+        Short('q') | Long("quiet") => "--quiet",
         Short('h') | Long("help") => "--help",
         Short('V') | Long("version") => "--version",
         Long("listen") => "--listen",
@@ -715,6 +718,7 @@ fn parse_run(args: Vec<OsString>, run_file: bool) -> Result<Parsed, Error> {
             "--no-keepalive" => raw.no_keepalive = true,
             "--json" => raw.json = true,
             "--no-ui" => raw.no_ui = true,
+            "--quiet" => raw.quiet = true,
             "--config" => {
                 if !is_long {
                     return Err(unknown(&arg, ""));
@@ -774,12 +778,13 @@ fn parse_run(args: Vec<OsString>, run_file: bool) -> Result<Parsed, Error> {
 }
 
 fn parse_demo(args: &[OsString]) -> Result<Command, Error> {
-    let (mut json, mut ui) = (false, true);
+    let (mut json, mut ui, mut quiet) = (false, true, false);
     let mut p = lexopt::Parser::from_args(args.iter().cloned());
     while let Some(arg) = p.next().map_err(lex_error)? {
         match canonical(&arg) {
             Some("--json") => json = true,
             Some("--no-ui") => ui = false,
+            Some("--quiet") => quiet = true,
             Some("--help") => return Ok(Command::Help(help())),
             _ => {
                 if let Value(v) = &arg {
@@ -792,7 +797,7 @@ fn parse_demo(args: &[OsString]) -> Result<Command, Error> {
             }
         }
     }
-    Ok(Command::Demo { json, ui })
+    Ok(Command::Demo { json, ui, quiet })
 }
 
 /// `--listen`: `IP:PORT`, `[IPv6]:PORT`, `localhost:PORT`, `:PORT` or `PORT`
@@ -864,7 +869,7 @@ tressi {version} - HTTP/1.1 load generator and latency benchmark
 Usage: tressi [OPTIONS] URL
        tressi [OPTIONS] --config FILE   (or: tressi run FILE [OPTIONS])
        tressi init | schema [--summary]
-       tressi demo [--json] [--no-ui]
+       tressi demo [--json] [--no-ui] [--quiet]
        tressi target [--listen ADDR] [--threads N] [--body-size SIZE]
 
 Arguments:
@@ -885,7 +890,8 @@ Options:
       --connect-timeout D  Connect timeout                                [5s]
       --no-keepalive       Send 'Connection: close' (one request per connection)
       --json               Print the summary as JSON on stdout
-      --no-ui              No live progress on stderr
+      --no-ui              No live panel: a plain progress line a second
+  -q, --quiet              No progress at all: only the final report
       --config FILE        Requests and options from a JSON config file
   -R, --rps N              Rate of each request without its own rps, e.g. 0.5
                            (alias --rate; per request, never shared)
@@ -985,6 +991,7 @@ mod tests {
             output: Output {
                 json: false,
                 ui: true,
+                quiet: false,
             },
             addrs: vec![],
             // 4 x connections (the --autoscale bound).
@@ -1277,12 +1284,34 @@ mod tests {
             plan.output,
             Output {
                 json: false,
-                ui: false
+                ui: false,
+                quiet: false
             }
         );
         assert_eq!(
             run_err(&["--no-ui=x", URL]),
             "--no-ui takes no value (got 'x')"
+        );
+    }
+
+    #[test]
+    fn flag_quiet() {
+        for flag in ["-q", "--quiet"] {
+            let plan = run(&[flag, URL]).unwrap();
+            assert_eq!(
+                plan.output,
+                Output {
+                    json: false,
+                    ui: true,
+                    quiet: true
+                },
+                "{flag}"
+            );
+        }
+        assert!(!run(&[URL]).unwrap().output.quiet);
+        assert_eq!(
+            run_err(&["--quiet=1", URL]),
+            "--quiet takes no value (got '1')"
         );
     }
 
@@ -1862,14 +1891,24 @@ mod tests {
             cmd(&["demo"]),
             Ok(Command::Demo {
                 json: false,
-                ui: true
+                ui: true,
+                quiet: false
             })
         );
         assert_eq!(
             cmd(&["demo", "--json", "--no-ui"]),
             Ok(Command::Demo {
                 json: true,
-                ui: false
+                ui: false,
+                quiet: false
+            })
+        );
+        assert_eq!(
+            cmd(&["demo", "-q"]),
+            Ok(Command::Demo {
+                json: false,
+                ui: true,
+                quiet: true
             })
         );
         assert_eq!(
@@ -1987,6 +2026,7 @@ mod tests {
             "--no-keepalive",
             "--json",
             "--no-ui",
+            "--quiet",
             "--help",
             "--version",
             "demo",

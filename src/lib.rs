@@ -1,9 +1,9 @@
 //! tressi: an HTTP/1.1 load generator and latency benchmark.
 //!
 //! The library API is `run(&Plan) -> Result<Summary, Error>`; `cli::parse` turns
-//! arguments into a `Command`. Only `engine::worker`, `target_server`, `signal`, the
-//! resource-usage readers in `health` and the set-up in this file touch the OS; every
-//! other module is pure and tested with time as an argument.
+//! arguments into a `Command`. Only `engine::worker`, `target_server`, `signal`,
+//! `ui::term`, the resource-usage readers in `health` and the set-up in this file touch
+//! the OS; every other module is pure and tested with time as an argument.
 
 pub mod cli;
 pub mod config;
@@ -24,6 +24,7 @@ pub mod stats;
 pub mod target;
 pub mod target_server;
 pub mod timeline;
+pub mod ui;
 pub mod units;
 
 pub use error::Error;
@@ -591,6 +592,20 @@ fn raise_fd_limit(want: u64) -> u64 {
 /// `tressi demo`: the built-in target on an ephemeral loopback port and a 3-second test
 /// against it. Returns the summary and the number of responses the target served.
 pub fn demo(json: bool, ui: bool) -> Result<(Summary, u64), Error> {
+    let output = Output {
+        json,
+        ui,
+        ..Output::default()
+    };
+    demo_watched(output, &mut |_, _| {})
+}
+
+/// Like `demo`, calling `watch` with the demo's plan and each summed snapshot (as
+/// `run_watched` does) for live progress.
+pub fn demo_watched(
+    output: Output,
+    watch: &mut dyn FnMut(&Plan, &Snapshot),
+) -> Result<(Summary, u64), Error> {
     let server = target_server::TargetServer::start(&target_server::TargetConfig {
         listen: SocketAddr::from(([127, 0, 0, 1], 0)),
         threads: 1,
@@ -600,11 +615,11 @@ pub fn demo(json: bool, ui: bool) -> Result<(Summary, u64), Error> {
     let url = format!("http://{}/", server.addr());
     let plan = Plan {
         duration: Some(Duration::from_secs(3)),
-        output: Output { json, ui },
+        output,
         addrs: vec![server.addr()],
         ..Plan::new(vec![Endpoint::get(target::Target::parse(&url)?)])
     };
-    let summary = run(&plan);
+    let summary = run_watched(&plan, &mut |snap| watch(&plan, snap));
     let served = server.stop();
     Ok((summary?, served))
 }

@@ -3,8 +3,9 @@
 //! set-up error (printed once, as `tressi: <message>`), 3 an early-exit rule stopped the
 //! run (the report says which), 130 interrupted by SIGINT/SIGTERM (after the report).
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::process::ExitCode;
+use tressi::ui::term::Display;
 use tressi::{report, Command, Error, Summary};
 
 fn main() -> ExitCode {
@@ -48,16 +49,19 @@ fn real_main() -> Result<u8, Error> {
             let _ = writeln!(out, "{text}");
         }
         Command::Run(plan) => {
-            let ui = plan.output.ui && io::stderr().is_terminal();
-            if ui {
-                let _ = writeln!(io::stderr(), "tressi: running {}", describe(&plan));
-            }
+            let mut display = Display::new(&plan.output);
+            display.banner(&format!("tressi: running {}", describe(&plan)));
             if let Some(dir) = &plan.export {
                 report::prepare_export_dir(dir)?;
             }
             // Signals end the process during set-up; once the workers run, the first one
             // stops the run and the report is still printed.
-            let mut summary = tressi::run_watched(&plan, &mut |_| tressi::signal::install())?;
+            let summary = tressi::run_watched(&plan, &mut |snap| {
+                tressi::signal::install();
+                display.tick(&plan, snap);
+            });
+            display.finish(); // the panel goes, the cursor comes back: then the report
+            let mut summary = summary?;
             report::finish(&mut summary, plan.report.show_secrets);
             print(&summary, plan.output.json, &mut out);
             if plan.report.latency && !plan.output.json {
@@ -76,15 +80,15 @@ fn real_main() -> Result<u8, Error> {
                 code = 130;
             }
         }
-        Command::Demo { json, ui } => {
+        Command::Demo { json, ui, quiet } => {
             tressi::signal::install();
-            if ui && io::stderr().is_terminal() {
-                let _ = writeln!(
-                    io::stderr(),
-                    "tressi demo: built-in target on loopback, 50 connections for 3s"
-                );
-            }
-            let (mut summary, served) = tressi::demo(json, ui)?;
+            let mut output = tressi::Output::default();
+            (output.json, output.ui, output.quiet) = (json, ui, quiet);
+            let mut display = Display::new(&output);
+            display.banner("tressi demo: built-in target on loopback, 50 connections for 3s");
+            let demo = tressi::demo_watched(output, &mut |plan, snap| display.tick(plan, snap));
+            display.finish();
+            let (mut summary, served) = demo?;
             report::finish(&mut summary, false);
             print(&summary, json, &mut out);
             if !json {

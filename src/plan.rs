@@ -64,8 +64,10 @@ pub struct EarlyExit {
 pub struct Output {
     /// `--json`: one JSON summary object on stdout instead of the text report.
     pub json: bool,
-    /// `--no-ui` not given: live progress on stderr.
+    /// `--no-ui` not given: live progress on stderr (the panel on a terminal).
     pub ui: bool,
+    /// `--quiet`: no progress at all, only the final report.
+    pub quiet: bool,
 }
 
 /// What the final report shows and how (`--latency`, `--show-secrets`).
@@ -146,7 +148,7 @@ pub enum Command {
     /// A load test.
     Run(Box<Plan>),
     /// `tressi demo`: built-in target in-process + a short test against it.
-    Demo { json: bool, ui: bool },
+    Demo { json: bool, ui: bool, quiet: bool },
     /// `tressi target --listen ADDR [--threads N] [--body-size N]`.
     Target(TargetOptions),
     /// `-h/--help`: the help text to print on stdout, exit 0.

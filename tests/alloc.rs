@@ -355,6 +355,9 @@ fn allocations_do_not_depend_on_the_number_of_requests() {
     );
     assert_eq!(small_head, 0, "small split heads allocated in steady state");
     assert_eq!(big_head, 0, "2 KiB split heads allocated in steady state");
+    let published = publishing();
+    eprintln!("live snapshots, 100 publishes and sums after warm-up: {published} allocs");
+    assert_eq!(published, 0, "publishing or summing snapshots allocated");
 
     for (case, small, large, _) in &report {
         assert_eq!(
@@ -375,6 +378,35 @@ fn allocations_do_not_depend_on_the_number_of_requests() {
             );
         }
     }
+}
+
+/// Allocations (allocs + reallocs) of 100 rounds of: new responses recorded, the worker
+/// publishes its snapshot (latency histogram included), the main thread sums them —
+/// after one warm-up round. The live view must cost nothing per publish.
+fn publishing() -> u64 {
+    use tressi::engine::progress::{Control, Snapshot};
+    use tressi::stats::WorkerStats;
+    let control = Control::new(2, 3);
+    let mut stats = [WorkerStats::new(3), WorkerStats::new(3)];
+    let mut sum = Snapshot::new(3);
+    let mut round = |k: u64| {
+        for (w, st) in stats.iter_mut().enumerate() {
+            for e in 0..3 {
+                st.record_sent(e);
+                st.record_response(e, 200, 1_000 * (k % 5_000 + 1), 1_000);
+            }
+            control.publish(w, k, st);
+        }
+        control.sum(&mut sum);
+    };
+    round(0);
+    let before = count();
+    for k in 1..=100 {
+        round(k * 997);
+    }
+    let d = count() - before;
+    assert_eq!(sum.endpoints[0].latency.len(), 2 * 101);
+    d.allocs + d.reallocs
 }
 
 /// Allocations (allocs + reallocs) of 20k responses whose heads are split across two
