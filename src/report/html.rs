@@ -434,7 +434,7 @@ fn samples(s: &Summary, h: &mut String) -> std::fmt::Result {
 const W: f64 = 1000.0;
 const H: f64 = 320.0;
 const LEFT: f64 = 70.0;
-const RIGHT: f64 = 20.0;
+const RIGHT: f64 = 40.0;
 const TOP: f64 = 20.0;
 const BOTTOM: f64 = 45.0;
 
