@@ -68,6 +68,21 @@ pub struct Output {
     pub ui: bool,
 }
 
+/// TLS options of a run (`--cacert`, `--cert`, `--key`, `--insecure`, `--sni`); they
+/// apply to every https endpoint. Files are read by the run's set-up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// Extra root certificates (PEM), trusted besides the built-in webpki roots.
+    pub cacert: Option<PathBuf>,
+    /// Client certificate chain (PEM) and its private key (PEM; default: in `cert`).
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// Do not verify server certificates.
+    pub insecure: bool,
+    /// Server name to send (SNI) and verify, instead of the URL's host.
+    pub sni: Option<String>,
+}
+
 /// A validated load test.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
@@ -98,6 +113,8 @@ pub struct Plan {
     pub max_connections: usize,
     /// `--export DIR`: write the report files there.
     pub export: Option<PathBuf>,
+    /// TLS options of the https endpoints.
+    pub tls: TlsOptions,
 }
 
 impl Plan {
@@ -121,6 +138,7 @@ impl Plan {
             autoscale: false,
             max_connections: 0,
             export: None,
+            tls: TlsOptions::default(),
         }
     }
 }

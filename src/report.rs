@@ -211,6 +211,36 @@ pub fn write_text(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
             grouped(c.autoscaled)
         )?;
     }
+    if s.connect_us.max > 0 {
+        let l = &s.connect_us;
+        writeln!(
+            out,
+            "  Connect      p50 {}, p99 {}, max {} (TCP connect)",
+            us(l.p50),
+            us(l.p99),
+            us(l.max)
+        )?;
+    }
+    if let Some(t) = &s.tls {
+        let l = &t.handshake_us;
+        let times = if t.handshakes > 0 {
+            format!(", p50 {}, p99 {}, max {}", us(l.p50), us(l.p99), us(l.max))
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "  TLS          {} handshakes, {} resumed{times}",
+            grouped(t.handshakes),
+            grouped(t.resumed)
+        )?;
+        if t.insecure {
+            writeln!(
+                out,
+                "               certificates NOT verified (--insecure)"
+            )?;
+        }
+    }
     if s.endpoints.len() > 1 || s.target_rps.is_some() {
         writeln!(out)?;
         writeln!(
@@ -344,6 +374,38 @@ mod tests {
             assert!(line.chars().count() <= 80, "too wide: {line:?}");
         }
         text
+    }
+
+    #[test]
+    fn tls_lines_show_handshakes_and_insecure() {
+        let mut st = WorkerStats::new(1);
+        st.record_sent(0);
+        st.record_response(0, 200, 1_000_000, 1_000_000);
+        st.record_connect(150_000);
+        st.record_handshake(2_000_000, false);
+        st.record_handshake(900_000, true);
+        st.record_failed(0, ErrorKind::TlsCert);
+        let mut p = plan(&[("https://127.0.0.1:8443/", None)], 2);
+        let s = summary(&st, &p, 1, 1.0);
+        let t = s.tls.expect("an https run has a TLS summary");
+        assert_eq!((t.handshakes, t.resumed, t.insecure), (2, 1, false));
+        let out = text(&s);
+        for needle in [
+            "Connect      p50 150µs, p99 150µs, max 150µs (TCP connect)",
+            "TLS          2 handshakes, 1 resumed, p50 900µs, p99 2.00ms, max 2.00ms",
+            "tls_cert: 1",
+        ] {
+            assert!(out.contains(needle), "missing {needle:?} in\n{out}");
+        }
+        assert!(!out.contains("NOT verified"));
+        p.tls.insecure = true;
+        let out = text(&summary(&st, &p, 1, 1.0));
+        assert!(out.contains("certificates NOT verified (--insecure)"), "{out}");
+        // A plain-http run has no TLS part.
+        let p = plan(&[("http://127.0.0.1:8080/", None)], 2);
+        let s = summary(&st, &p, 1, 1.0);
+        assert!(s.tls.is_none());
+        assert!(!text(&s).contains("TLS  "));
     }
 
     #[test]

@@ -30,10 +30,16 @@ pub enum ErrorKind {
     Parse,
     /// The server closed the connection with requests outstanding.
     Closed,
+    /// The TLS handshake failed or did not finish within `--connect-timeout` (protocol
+    /// or version mismatch, the server hung up, ...).
+    TlsHandshake,
+    /// A certificate was not accepted: the server's (untrusted CA, expired, wrong host
+    /// name) or, by the server's alert, ours.
+    TlsCert,
 }
 
 impl ErrorKind {
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 10;
     pub const ALL: [ErrorKind; Self::COUNT] = [
         ErrorKind::Connect,
         ErrorKind::ConnectTimeout,
@@ -43,6 +49,8 @@ impl ErrorKind {
         ErrorKind::Reset,
         ErrorKind::Parse,
         ErrorKind::Closed,
+        ErrorKind::TlsHandshake,
+        ErrorKind::TlsCert,
     ];
 
     /// The name used in reports and JSON.
@@ -56,6 +64,8 @@ impl ErrorKind {
             ErrorKind::Reset => "reset",
             ErrorKind::Parse => "parse",
             ErrorKind::Closed => "closed",
+            ErrorKind::TlsHandshake => "tls_handshake",
+            ErrorKind::TlsCert => "tls_cert",
         }
     }
 }
@@ -196,6 +206,13 @@ pub struct WorkerStats {
     pub stopped_ns: u64,
     /// Connection slots opened by autoscale, beyond the initial ones.
     pub autoscaled: u64,
+    /// TCP connect times (µs), of every successful connect.
+    pub connect: Histogram<u64>,
+    /// TLS handshake times (µs, from the TCP connect to the handshake's end), of every
+    /// completed handshake; how many, and how many resumed a session.
+    pub handshake: Histogram<u64>,
+    pub handshakes: u64,
+    pub resumed: u64,
 }
 
 impl WorkerStats {
@@ -210,7 +227,25 @@ impl WorkerStats {
             slots_established: 0,
             stopped_ns: 0,
             autoscaled: 0,
+            connect: new_histogram(),
+            handshake: new_histogram(),
+            handshakes: 0,
+            resumed: 0,
         }
+    }
+
+    /// A TCP connect took `ns`.
+    #[inline]
+    pub fn record_connect(&mut self, ns: u64) {
+        self.connect.saturating_record(micros(ns));
+    }
+
+    /// A TLS handshake took `ns` (a resumed session when `resumed`).
+    #[inline]
+    pub fn record_handshake(&mut self, ns: u64, resumed: bool) {
+        self.handshake.saturating_record(micros(ns));
+        self.handshakes += 1;
+        self.resumed += u64::from(resumed);
     }
 
     /// A request of `endpoint` was handed to a connection.
@@ -300,6 +335,10 @@ impl WorkerStats {
         self.slots_established += other.slots_established;
         self.stopped_ns = self.stopped_ns.max(other.stopped_ns);
         self.autoscaled += other.autoscaled;
+        add_histogram(&mut self.connect, &other.connect);
+        add_histogram(&mut self.handshake, &other.handshake);
+        self.handshakes += other.handshakes;
+        self.resumed += other.resumed;
     }
 }
 
@@ -325,6 +364,8 @@ pub struct Errors {
     pub reset: u64,
     pub parse: u64,
     pub closed: u64,
+    pub tls_handshake: u64,
+    pub tls_cert: u64,
 }
 
 impl Errors {
@@ -339,6 +380,8 @@ impl Errors {
             reset: g(ErrorKind::Reset),
             parse: g(ErrorKind::Parse),
             closed: g(ErrorKind::Closed),
+            tls_handshake: g(ErrorKind::TlsHandshake),
+            tls_cert: g(ErrorKind::TlsCert),
         }
     }
 
@@ -353,6 +396,8 @@ impl Errors {
             ("reset", self.reset),
             ("parse", self.parse),
             ("closed", self.closed),
+            ("tls_handshake", self.tls_handshake),
+            ("tls_cert", self.tls_cert),
         ]
         .into_iter()
     }
@@ -431,6 +476,18 @@ pub struct Connections {
     pub reconnects: u64,
     /// Connections opened by `--autoscale` beyond the initial ones.
     pub autoscaled: u64,
+}
+
+/// The TLS part of the summary (runs with an https endpoint).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TlsSummary {
+    /// Completed handshakes, and how many of them resumed a session.
+    pub handshakes: u64,
+    pub resumed: u64,
+    /// `--insecure`: server certificates were not verified.
+    pub insecure: bool,
+    /// Handshake time, from the TCP connect to the end of the TLS handshake.
+    pub handshake_us: Latency,
 }
 
 /// One endpoint's part of the summary.
@@ -564,6 +621,10 @@ pub struct Summary {
     pub service_us: Latency,
     pub bytes: Bytes,
     pub connections: Connections,
+    /// TCP connect time of every successful connect.
+    pub connect_us: Latency,
+    /// Set when the run has an https endpoint.
+    pub tls: Option<TlsSummary>,
     pub endpoints: Vec<EndpointSummary>,
     /// Set when an early-exit rule stopped the run: which one, with its figures.
     pub early_exit: Option<String>,
@@ -679,6 +740,17 @@ impl Summary {
                 reconnects: stats.reconnects,
                 autoscaled: stats.autoscaled,
             },
+            connect_us: Latency::from_histogram(&stats.connect),
+            tls: plan
+                .endpoints
+                .iter()
+                .any(|e| e.target.scheme == crate::target::Scheme::Https)
+                .then(|| TlsSummary {
+                    handshakes: stats.handshakes,
+                    resumed: stats.resumed,
+                    insecure: plan.tls.insecure,
+                    handshake_us: Latency::from_histogram(&stats.handshake),
+                }),
             endpoints,
             early_exit,
             interrupted: false,
@@ -726,7 +798,9 @@ mod tests {
                 "write",
                 "reset",
                 "parse",
-                "closed"
+                "closed",
+                "tls_handshake",
+                "tls_cert"
             ]
         );
         for (i, k) in ErrorKind::ALL.iter().enumerate() {
