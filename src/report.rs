@@ -235,10 +235,7 @@ pub fn write_text(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
             grouped(t.resumed)
         )?;
         if t.insecure {
-            writeln!(
-                out,
-                "               certificates NOT verified (--insecure)"
-            )?;
+            writeln!(out, "               certificates NOT verified (--insecure)")?;
         }
     }
     if s.endpoints.len() > 1 || s.target_rps.is_some() {
@@ -400,7 +397,10 @@ mod tests {
         assert!(!out.contains("NOT verified"));
         p.tls.insecure = true;
         let out = text(&summary(&st, &p, 1, 1.0));
-        assert!(out.contains("certificates NOT verified (--insecure)"), "{out}");
+        assert!(
+            out.contains("certificates NOT verified (--insecure)"),
+            "{out}"
+        );
         // A plain-http run has no TLS part.
         let p = plan(&[("http://127.0.0.1:8080/", None)], 2);
         let s = summary(&st, &p, 1, 1.0);

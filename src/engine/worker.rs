@@ -839,8 +839,9 @@ impl Worker<'_> {
         self.stats
             .record_connect(now.saturating_sub(slot.started_ns));
         if slot.conn.io.as_ref().is_some_and(Transport::is_tls) {
-            // The connect timer keeps running: it covers the handshake too.
-            slot.started_ns = now;
+            // The connect timer keeps running: it covers the handshake too. (Handshake
+            // times use their own clock reads: one call may do the whole handshake.)
+            slot.started_ns = clock(self.origin);
             slot.conn.handshaking();
             self.drive_handshake(key, now);
             return;
@@ -859,8 +860,8 @@ impl Worker<'_> {
         match io.handshake() {
             Progress::Pending => {}
             Progress::Done { resumed } => {
-                self.stats
-                    .record_handshake(now.saturating_sub(slot.started_ns), resumed);
+                let took = clock(self.origin).saturating_sub(slot.started_ns);
+                self.stats.record_handshake(took, resumed);
                 self.on_established(key, now);
             }
             Progress::Failed(kind) => {
@@ -1029,7 +1030,7 @@ impl Worker<'_> {
         match transport {
             Ok(io) => {
                 slot.conn.connecting(io);
-                slot.started_ns = now;
+                slot.started_ns = clock(self.origin);
                 self.pools[slot.pool].connecting += 1;
                 slot.timer = Some(
                     self.wheel
