@@ -634,6 +634,19 @@ mod tests {
         }
     }
 
+    #[cfg(not(feature = "tls"))]
+    #[test]
+    fn https_without_the_tls_feature_is_a_setup_error() {
+        let t = target::Target::parse("https://127.0.0.1:1/").unwrap();
+        let e = run(&Plan::new(vec![Endpoint::get(t)])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "https://127.0.0.1:1/: this tressi was built without TLS (cargo feature `tls`); \
+             use an http:// URL"
+        );
+        assert!(matches!(e, Error::Setup(_)));
+    }
+
     #[test]
     fn small_pools_spread_over_the_workers() {
         // Two pools of one connection and two workers: one each, not both on worker 0.

@@ -19,6 +19,8 @@
 //! harness would spawn test threads (which allocate) during another test's measurement.
 //! A watchdog kills the child and exits if the whole test takes longer than `LIMIT`.
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -159,11 +161,18 @@ struct Case {
     extra: u64,
     /// Open model: the endpoint's rate (req/s).
     rate: Option<f64>,
+    /// https, trusting this CA certificate (PEM).
+    tls: Option<&'static str>,
 }
 
 fn plan(addr: SocketAddr, case: &Case, n: u64) -> tressi::Plan {
-    let url = format!("http://{addr}/");
+    let scheme = if case.tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{addr}/");
     tressi::Plan {
+        tls: tressi::plan::TlsOptions {
+            cacert: case.tls.map(Into::into),
+            ..Default::default()
+        },
         connections: case.connections,
         threads: 1,
         duration: None,
@@ -243,6 +252,7 @@ fn allocations_do_not_depend_on_the_number_of_requests() {
             small: 10_000,
             extra: 100_000,
             rate: None,
+            tls: None,
         },
         Case {
             name: "pipelining c=4 p=16",
@@ -252,6 +262,7 @@ fn allocations_do_not_depend_on_the_number_of_requests() {
             small: 10_000,
             extra: 100_000,
             rate: None,
+            tls: None,
         },
         // Every response closes its connection and the slot reconnects: this checks that
         // a reconnect (socket, register, parser reset) allocates nothing in our code.
@@ -263,6 +274,7 @@ fn allocations_do_not_depend_on_the_number_of_requests() {
             small: 1_000,
             extra: 4_000,
             rate: None,
+            tls: None,
         },
         // Open model: token schedule, wake-up timers, the free-connection stack and the
         // wait queue are all on the path (20k req/s keeps the queue busy on c=10).
@@ -274,6 +286,7 @@ fn allocations_do_not_depend_on_the_number_of_requests() {
             small: 4_000,
             extra: 20_000,
             rate: Some(20_000.0),
+            tls: None,
         },
         Case {
             name: "rate 20k/s c=2 p=8",
@@ -283,6 +296,7 @@ fn allocations_do_not_depend_on_the_number_of_requests() {
             small: 4_000,
             extra: 20_000,
             rate: Some(20_000.0),
+            tls: None,
         },
     ];
 
@@ -296,6 +310,7 @@ fn allocations_do_not_depend_on_the_number_of_requests() {
         report.push((case, small, large, took));
     }
     drop(target);
+    let tls = tls_cases();
 
     for (case, small, large, took) in &report {
         eprintln!(
@@ -321,6 +336,34 @@ fn allocations_do_not_depend_on_the_number_of_requests() {
     assert_eq!(small_head, 0, "small split heads allocated in steady state");
     assert_eq!(big_head, 0, "2 KiB split heads allocated in steady state");
 
+    for (case, small, large, took) in &tls {
+        let per_request = (large.allocs + large.reallocs)
+            .saturating_sub(small.allocs + small.reallocs) as f64
+            / case.extra as f64;
+        eprintln!(
+            "{:<22} n={:>6}: {:>4} allocs {:>3} reallocs | n={:>6}: {:>7} allocs {:>3} \
+             reallocs | {per_request:.2} per request | {:.1}s",
+            case.name,
+            case.small,
+            small.allocs,
+            small.reallocs,
+            case.small + case.extra,
+            large.allocs,
+            large.reallocs,
+            took.as_secs_f64()
+        );
+    }
+    for (case, small, large, _) in &tls {
+        // rustls' buffered API allocates one buffer per outgoing record and one per
+        // incoming record of application data: at most two per request, never more.
+        let more = (large.allocs + large.reallocs).saturating_sub(small.allocs + small.reallocs);
+        assert!(
+            more <= 2 * case.extra,
+            "{}: {more} more allocations for {} more requests",
+            case.name,
+            case.extra
+        );
+    }
     for (case, small, large, _) in &report {
         assert_eq!(
             (large.allocs, large.reallocs),
@@ -362,4 +405,54 @@ fn split_heads() -> (u64, u64) {
         d.allocs + d.reallocs
     };
     (run(&response(300)), run(&response(2048)))
+}
+
+/// The same measurement over https, against nginx with TLS (a child process, so its
+/// allocations are not counted). Empty without the `tls` feature, or without nginx and
+/// openssl outside CI.
+#[cfg(feature = "tls")]
+fn tls_cases() -> Vec<(&'static Case, Count, Count, Duration)> {
+    let certs = common::tls::Certs::make("alloc");
+    let Some(n) = common::tls::nginx_tls(&certs.client_ca) else {
+        return Vec::new();
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], n.tls_port));
+    let ca: &'static str = Box::leak(n.cert.display().to_string().into_boxed_str());
+    let cases: &'static [Case] = Box::leak(Box::new([
+        Case {
+            name: "tls c=4 p=1",
+            connections: 4,
+            pipelining: 1,
+            keepalive: true,
+            small: 5_000,
+            extra: 20_000,
+            rate: None,
+            tls: Some(ca),
+        },
+        Case {
+            name: "tls c=2 p=16",
+            connections: 2,
+            pipelining: 16,
+            keepalive: true,
+            small: 5_000,
+            extra: 20_000,
+            rate: None,
+            tls: Some(ca),
+        },
+    ]));
+    let _ = measure(addr, &cases[0], 1_000);
+    let out = cases
+        .iter()
+        .map(|case| {
+            let (small, large, took) = compare(addr, case);
+            (case, small, large, took)
+        })
+        .collect();
+    drop(n);
+    out
+}
+
+#[cfg(not(feature = "tls"))]
+fn tls_cases() -> Vec<(&'static Case, Count, Count, Duration)> {
+    Vec::new()
 }

@@ -225,20 +225,15 @@ pub fn error_kind(e: &rustls::Error, handshaking: bool) -> ErrorKind {
         | E::NoCertificatesPresented
         | E::UnsupportedNameType
         | E::InvalidCertRevocationList(_) => ErrorKind::TlsCert,
-        E::AlertReceived(a)
-            if matches!(
-                a,
-                AlertDescription::BadCertificate
-                    | AlertDescription::UnsupportedCertificate
-                    | AlertDescription::CertificateRevoked
-                    | AlertDescription::CertificateExpired
-                    | AlertDescription::CertificateUnknown
-                    | AlertDescription::UnknownCA
-                    | AlertDescription::CertificateRequired
-            ) =>
-        {
-            ErrorKind::TlsCert
-        }
+        E::AlertReceived(
+            AlertDescription::BadCertificate
+            | AlertDescription::UnsupportedCertificate
+            | AlertDescription::CertificateRevoked
+            | AlertDescription::CertificateExpired
+            | AlertDescription::CertificateUnknown
+            | AlertDescription::UnknownCA
+            | AlertDescription::CertificateRequired,
+        ) => ErrorKind::TlsCert,
         _ if handshaking => ErrorKind::TlsHandshake,
         _ => ErrorKind::Read,
     }
