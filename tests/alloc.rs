@@ -15,6 +15,9 @@
 //! head is (by the parser's choice, see `KEEP_HEAD_CAPACITY` in `http/response.rs`)
 //! allocated and freed each time, to keep idle connections small.
 //!
+//! The https cases (against nginx with TLS, also a child process) cannot reach zero:
+//! rustls allocates per TLS record; their bound is asserted and the figures printed.
+//!
 //! One `#[test]` function runs the cases one after another: with several tests the
 //! harness would spawn test threads (which allocate) during another test's measurement.
 //! A watchdog kills the child and exits if the whole test takes longer than `LIMIT`.
@@ -354,12 +357,19 @@ fn allocations_do_not_depend_on_the_number_of_requests() {
         );
     }
     for (case, small, large, _) in &tls {
-        // rustls' buffered API allocates one buffer per outgoing record and one per
-        // incoming record of application data: at most two per request, never more.
+        // What is left over TLS is inside rustls 0.23 (its buffered and its unbuffered
+        // API alike): one buffer per record it encrypts and one per application-data
+        // record it decrypts. So a request costs one allocation for its response's
+        // record (nginx sends one per response) plus one per write batch: two without
+        // pipelining, and with pipelining the requests written together share one record
+        // (gathered on the stack, see `engine/tls.rs`): at most 1.25 with p=16.
         let more = (large.allocs + large.reallocs).saturating_sub(small.allocs + small.reallocs);
+        let per_request = more as f64 / case.extra as f64;
+        let bound = if case.pipelining > 1 { 1.25 } else { 2.0 };
         assert!(
-            more <= 2 * case.extra,
-            "{}: {more} more allocations for {} more requests",
+            per_request <= bound,
+            "{}: {more} more allocations for {} more requests ({per_request:.3} each, \
+             more than {bound})",
             case.name,
             case.extra
         );

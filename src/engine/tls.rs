@@ -26,6 +26,9 @@ use std::sync::Arc;
 /// Sessions remembered per worker for resumption (per server name).
 const SESSIONS: usize = 256;
 
+/// Stack buffer that gathers pipelined requests into one TLS record.
+const STAGE: usize = 4096;
+
 /// The certificate material of a run, read once at set-up and shared (read-only) by the
 /// workers, each of which makes its own `ClientConfig` from it.
 pub struct Material {
@@ -372,20 +375,38 @@ impl<S: Read + Write> Read for TlsStream<S> {
 
 impl<S: Read + Write> Write for TlsStream<S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_vectored(&[IoSlice::new(buf)])
+        self.push()?; // earlier records first; WouldBlock when they still wait
+        let n = self.tls.writer().write(buf)?;
+        if n == 0 && !buf.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        match self.push() {
+            Err(e) if e.kind() != io::ErrorKind::WouldBlock => Err(e),
+            _ => Ok(n),
+        }
     }
 
-    /// Each slice becomes its own record(s) (rustls' own vectored write would gather
-    /// them into one at the cost of an allocation per call).
+    /// Small slices (pipelined requests) are gathered on the stack into one record:
+    /// rustls allocates a buffer per record it encrypts, and its own vectored write
+    /// allocates a list of the slices besides.
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         self.push()?; // earlier records first; WouldBlock when they still wait
+        let mut stage = [0u8; STAGE];
+        let mut staged = 0;
         let mut n = 0;
         for b in bufs.iter().filter(|b| !b.is_empty()) {
-            let k = self.tls.writer().write(b)?;
-            n += k;
-            if k < b.len() {
+            if staged + b.len() <= STAGE {
+                stage[staged..staged + b.len()].copy_from_slice(b);
+                staged += b.len();
+            } else {
+                if staged == 0 {
+                    n = self.tls.writer().write(b)?; // a large one on its own
+                }
                 break;
             }
+        }
+        if staged > 0 {
+            n = self.tls.writer().write(&stage[..staged])?;
         }
         if n == 0 && bufs.iter().any(|b| !b.is_empty()) {
             return Err(io::ErrorKind::WouldBlock.into());
