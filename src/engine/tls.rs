@@ -337,6 +337,9 @@ impl<S: Read + Write> Read for TlsStream<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut total = 0;
         let mut eof = false;
+        // The last socket read was short: the socket is drained for now (edge-triggered
+        // readiness fires again for new bytes), so no read just to see WouldBlock.
+        let mut drained = false;
         while total < buf.len() {
             match self.tls.reader().read(&mut buf[total..]) {
                 // The server's close_notify: the end of the stream (after these bytes).
@@ -344,6 +347,9 @@ impl<S: Read + Write> Read for TlsStream<S> {
                 Ok(n) => {
                     total += n;
                     continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && drained && total > 0 => {
+                    return Ok(total)
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && !eof => {}
                 // The TCP stream ended without close_notify: an end of stream all the
@@ -358,7 +364,13 @@ impl<S: Read + Write> Read for TlsStream<S> {
                 }
                 Err(e) => return Err(e),
             }
-            match self.tls.read_tls(&mut self.sock) {
+            let mut sock = ShortRead {
+                sock: &mut self.sock,
+                short: false,
+            };
+            let got = self.tls.read_tls(&mut sock);
+            drained = sock.short;
+            match got {
                 Ok(0) => {
                     eof = true;
                     self.process()?;
@@ -424,6 +436,20 @@ impl<S: Read + Write> Write for TlsStream<S> {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
             r => r,
         }
+    }
+}
+
+/// A socket that notes whether its last read returned less than asked for.
+struct ShortRead<'a, S> {
+    sock: &'a mut S,
+    short: bool,
+}
+
+impl<S: Read> Read for ShortRead<'_, S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.sock.read(buf)?;
+        self.short = n < buf.len();
+        Ok(n)
     }
 }
 
