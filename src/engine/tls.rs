@@ -546,6 +546,177 @@ mod tests {
         }
     }
 
+    /// One end of an in-memory socket pair: reads take at most `max_read` bytes from
+    /// `inbox` (WouldBlock when empty, end of stream once `closed`), writes go to `outbox`.
+    struct End {
+        inbox: std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<u8>>>,
+        outbox: std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<u8>>>,
+        closed: std::rc::Rc<std::cell::Cell<bool>>,
+        max_read: usize,
+    }
+
+    impl Read for End {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let mut inbox = self.inbox.borrow_mut();
+            if inbox.is_empty() {
+                return if self.closed.get() {
+                    Ok(0)
+                } else {
+                    Err(io::ErrorKind::WouldBlock.into())
+                };
+            }
+            let n = buf.len().min(self.max_read).min(inbox.len());
+            for (b, x) in buf.iter_mut().zip(inbox.drain(..n)) {
+                *b = x;
+            }
+            Ok(n)
+        }
+    }
+
+    impl Write for End {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.outbox.borrow_mut().extend(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn pair(max_read: usize) -> (End, End) {
+        let a = std::rc::Rc::new(std::cell::RefCell::new(Default::default()));
+        let b = std::rc::Rc::new(std::cell::RefCell::new(Default::default()));
+        let closed = std::rc::Rc::new(std::cell::Cell::new(false));
+        (
+            End {
+                inbox: a.clone(),
+                outbox: b.clone(),
+                closed: closed.clone(),
+                max_read,
+            },
+            End {
+                inbox: b,
+                outbox: a,
+                closed,
+                max_read: usize::MAX,
+            },
+        )
+    }
+
+    /// Moves what the client wrote into the server and the server's answer back.
+    fn pump(server: &mut rustls::ServerConnection, end: &mut End) {
+        while !end.inbox.borrow().is_empty() {
+            server.read_tls(end).unwrap();
+            server.process_new_packets().unwrap();
+        }
+        while server.wants_write() {
+            server.write_tls(end).unwrap();
+        }
+    }
+
+    #[test]
+    fn stream_over_split_reads_handshakes_writes_reads_and_ends() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let dir = std::env::temp_dir().join(format!("tressi-tls-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = dir.join("ca.pem");
+        std::fs::write(&ca, cert.pem()).unwrap();
+        let material = Material::load(&TlsOptions {
+            cacert: Some(ca),
+            ..TlsOptions::default()
+        })
+        .unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        let target =
+            TlsTarget::new(server_name("localhost", None).unwrap(), Arc::new(material)).unwrap();
+        let server_config = Arc::new(
+            rustls::ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
+                .with_protocol_versions(rustls::ALL_VERSIONS)
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(
+                    vec![cert.der().clone()],
+                    PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+                )
+                .unwrap(),
+        );
+        for max_read in [1, 7, 100, usize::MAX] {
+            let (client_end, mut server_end) = pair(max_read);
+            let mut client = target.connect(client_end).unwrap();
+            let mut server = rustls::ServerConnection::new(server_config.clone()).unwrap();
+            let mut done = None;
+            for _ in 0..20 {
+                match client.handshake() {
+                    Progress::Pending => pump(&mut server, &mut server_end),
+                    Progress::Done { resumed } => {
+                        done = Some(resumed);
+                        break;
+                    }
+                    Progress::Failed(k) => panic!("handshake failed: {k:?}"),
+                }
+            }
+            // The first connection does a full handshake; the later ones resume the
+            // session it left in the target's cache.
+            assert_eq!(done, Some(max_read != 1), "max_read {max_read}");
+            // Three pipelined requests in one vectored write.
+            let reqs: [&[u8]; 3] = [b"GET /a HTTP/1.1\r\n\r\n", b"GET /b HTTP/1.1\r\n\r\n", b""];
+            let n = client.write_vectored(&reqs.map(IoSlice::new)).unwrap();
+            assert_eq!(n, reqs.iter().map(|r| r.len()).sum::<usize>());
+            client.flush().unwrap();
+            pump(&mut server, &mut server_end);
+            let mut got = Vec::new();
+            server.reader().read_to_end(&mut got).unwrap_err(); // WouldBlock after the data
+            assert_eq!(got, reqs.concat());
+            // Three responses in three records, read back through small buffers.
+            let want: Vec<u8> = (0..3)
+                .flat_map(|i| {
+                    format!("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n{i}").into_bytes()
+                })
+                .collect();
+            for chunk in want.chunks(want.len() / 3 + 1) {
+                server.writer().write_all(chunk).unwrap();
+            }
+            pump(&mut server, &mut server_end);
+            let mut back = Vec::new();
+            let mut buf = [0u8; 13];
+            loop {
+                match client.read(&mut buf) {
+                    Ok(0) => panic!("unexpected end"),
+                    Ok(n) => back.extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            assert_eq!(back, want, "max_read {max_read}");
+            // The server's close_notify, or a plain end of the TCP stream: the end.
+            if max_read == 7 {
+                server_end.closed.set(true);
+            } else {
+                server.send_close_notify();
+                pump(&mut server, &mut server_end);
+            }
+            assert_eq!(client.read(&mut buf).unwrap(), 0, "max_read {max_read}");
+        }
+        // Garbage after the handshake is a read error, counted as `read`.
+        let (client_end, mut server_end) = pair(usize::MAX);
+        let mut client = target.connect(client_end).unwrap();
+        let mut server = rustls::ServerConnection::new(server_config.clone()).unwrap();
+        while !matches!(client.handshake(), Progress::Done { .. }) {
+            pump(&mut server, &mut server_end);
+        }
+        server_end.write_all(b"\x17\x03\x03\x00\x05hello").unwrap();
+        let e = client.read(&mut [0u8; 64]).unwrap_err();
+        assert_eq!(
+            super::super::transport::tls_fault_kind(&e),
+            Some(ErrorKind::Read),
+            "{e}"
+        );
+    }
+
     #[test]
     fn server_names() {
         assert!(server_name("example.com", None).is_ok());
