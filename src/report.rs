@@ -221,6 +221,16 @@ pub fn write_text(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
             us(l.max)
         )?;
     }
+    if s.first_byte_us.max > 0 {
+        let l = &s.first_byte_us;
+        writeln!(
+            out,
+            "  First byte   p50 {}, p99 {}, max {} (new connections)",
+            us(l.p50),
+            us(l.p99),
+            us(l.max)
+        )?;
+    }
     if let Some(t) = &s.tls {
         let l = &t.handshake_us;
         let times = if t.handshakes > 0 {
@@ -379,6 +389,7 @@ mod tests {
         st.record_sent(0);
         st.record_response(0, 200, 1_000_000, 1_000_000);
         st.record_connect(150_000);
+        st.record_first_byte(3_000_000);
         st.record_handshake(2_000_000, false);
         st.record_handshake(900_000, true);
         st.record_failed(0, ErrorKind::TlsCert);
@@ -389,6 +400,7 @@ mod tests {
         let out = text(&s);
         for needle in [
             "Connect      p50 150µs, p99 150µs, max 150µs (TCP connect)",
+            "First byte   p50 3.00ms, p99 3.00ms, max 3.00ms (new connections)",
             "TLS          2 handshakes, 1 resumed, p50 900µs, p99 2.00ms, max 2.00ms",
             "tls_cert: 1",
         ] {

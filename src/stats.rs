@@ -213,6 +213,9 @@ pub struct WorkerStats {
     pub handshake: Histogram<u64>,
     pub handshakes: u64,
     pub resumed: u64,
+    /// Time to first byte (µs): from the send of a connection's first request to the
+    /// first byte of its response, once per connection.
+    pub first_byte: Histogram<u64>,
 }
 
 impl WorkerStats {
@@ -231,6 +234,7 @@ impl WorkerStats {
             handshake: new_histogram(),
             handshakes: 0,
             resumed: 0,
+            first_byte: new_histogram(),
         }
     }
 
@@ -238,6 +242,12 @@ impl WorkerStats {
     #[inline]
     pub fn record_connect(&mut self, ns: u64) {
         self.connect.saturating_record(micros(ns));
+    }
+
+    /// The first response bytes of a new connection came `ns` after its first request.
+    #[inline]
+    pub fn record_first_byte(&mut self, ns: u64) {
+        self.first_byte.saturating_record(micros(ns));
     }
 
     /// A TLS handshake took `ns` (a resumed session when `resumed`).
@@ -337,6 +347,7 @@ impl WorkerStats {
         self.autoscaled += other.autoscaled;
         add_histogram(&mut self.connect, &other.connect);
         add_histogram(&mut self.handshake, &other.handshake);
+        add_histogram(&mut self.first_byte, &other.first_byte);
         self.handshakes += other.handshakes;
         self.resumed += other.resumed;
     }
@@ -623,6 +634,9 @@ pub struct Summary {
     pub connections: Connections,
     /// TCP connect time of every successful connect.
     pub connect_us: Latency,
+    /// Time to first byte: from the first request on each new connection to the first
+    /// byte of its response.
+    pub first_byte_us: Latency,
     /// Set when the run has an https endpoint.
     pub tls: Option<TlsSummary>,
     pub endpoints: Vec<EndpointSummary>,
@@ -741,6 +755,7 @@ impl Summary {
                 autoscaled: stats.autoscaled,
             },
             connect_us: Latency::from_histogram(&stats.connect),
+            first_byte_us: Latency::from_histogram(&stats.first_byte),
             tls: plan
                 .endpoints
                 .iter()

@@ -50,6 +50,7 @@ fn https_with_cacert_counts_every_response_on_both_sides() {
     assert_eq!(v["tls"]["insecure"], false);
     assert!(count(&v, &["tls", "handshake_us", "max"]) > 0, "{v}");
     assert!(count(&v, &["connect_us", "max"]) > 0, "{v}");
+    assert!(count(&v, &["first_byte_us", "max"]) > 0, "{v}");
 }
 
 #[test]

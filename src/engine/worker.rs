@@ -197,6 +197,8 @@ struct Slot {
     conn: Conn<Transport>,
     /// When the current connect (then the TLS handshake) started.
     started_ns: u64,
+    /// The connection is new and no response byte has arrived yet (time to first byte).
+    first_byte: bool,
     timer: Option<TimerId>,
     pool: usize,
     /// Queued in its open pool's `free` connections.
@@ -754,10 +756,20 @@ impl Worker<'_> {
         let Some(slot) = self.slots.get_mut(key) else {
             return false;
         };
-        match slot
+        let first_sent = slot.first_byte.then(|| slot.conn.oldest_sent());
+        let before = self.stats.bytes_read;
+        let outcome = slot
             .conn
-            .on_readable(&mut self.scratch, now, drain, &mut self.stats)
-        {
+            .on_readable(&mut self.scratch, now, drain, &mut self.stats);
+        if let Some(sent) = first_sent {
+            if self.stats.bytes_read > before {
+                slot.first_byte = false;
+                if let Some(sent) = sent {
+                    self.stats.record_first_byte(now.saturating_sub(sent));
+                }
+            }
+        }
+        match outcome {
             Outcome::Open => true,
             Outcome::Yield => {
                 slot.hot = Some(drain);
@@ -879,6 +891,7 @@ impl Worker<'_> {
         let Some(slot) = self.slots.get_mut(key) else {
             return;
         };
+        slot.first_byte = true;
         if slot.conn.ever_connected {
             self.stats.reconnects += 1;
         } else {
@@ -993,6 +1006,7 @@ impl Worker<'_> {
         let key = self.slots.insert(Slot {
             conn: Conn::new(self.plan.pipelining, self.plan.limits),
             started_ns: now,
+            first_byte: false,
             timer: None,
             pool: p,
             listed: false,
