@@ -1234,6 +1234,45 @@ mod tests {
     }
 
     #[test]
+    fn flags_tls() {
+        use crate::plan::TlsOptions;
+        assert_eq!(run(&[URL]).unwrap().tls, TlsOptions::default());
+        let p = run(&[
+            "--cacert",
+            "ca.pem",
+            "--cert",
+            "c.pem",
+            "--key=k.pem",
+            "-k",
+            "--sni",
+            "api.test",
+            URL,
+        ])
+        .unwrap();
+        assert_eq!(
+            p.tls,
+            TlsOptions {
+                cacert: Some("ca.pem".into()),
+                cert: Some("c.pem".into()),
+                key: Some("k.pem".into()),
+                insecure: true,
+                sni: Some("api.test".into()),
+            }
+        );
+        assert!(run(&["--insecure", URL]).unwrap().tls.insecure);
+        assert_eq!(
+            run_err(&["--insecure=yes", URL]),
+            "--insecure takes no value (got 'yes')"
+        );
+        for flag in ["--cacert", "--cert", "--key", "--sni"] {
+            assert!(
+                run_err(&[URL, flag]).contains(flag),
+                "{flag} without a value"
+            );
+        }
+    }
+
+    #[test]
     fn flag_no_keepalive() {
         assert!(!run(&["--no-keepalive", URL]).unwrap().keepalive);
         assert_eq!(
