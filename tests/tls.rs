@@ -106,6 +106,35 @@ fn sessions_resume_on_reconnect() {
 }
 
 #[test]
+fn a_close_notify_that_ends_a_response_is_seen_at_once() {
+    // HTTP/1.0, body delimited by the end of the stream: the response bytes and the
+    // close_notify come together while the TCP connection stays open, so no socket
+    // event follows; the response must complete anyway (not time out).
+    let certs = Certs::make("closenotify");
+    let server = TlsServer::start(ServerOptions {
+        http10_close_notify: true,
+        ..ServerOptions::new(&certs.good)
+    });
+    let url = server.url("/");
+    let v = tressi_json(&[
+        "-n",
+        "20",
+        "-c",
+        "1",
+        "-t",
+        "1",
+        "--timeout",
+        "3s",
+        "--cacert",
+        path(&certs.ca),
+        &url,
+    ]);
+    assert_eq!(count(&v, &["requests", "completed"]), 20, "{v}");
+    assert_eq!(error_total(&v), 0, "{v}");
+    assert_eq!(count(&v, &["tls", "handshakes"]), 20, "{v}");
+}
+
+#[test]
 fn sni_overrides_the_host_name() {
     let certs = Certs::make("sni");
     let server = TlsServer::start(ServerOptions::new(&certs.wrong_host));

@@ -187,7 +187,11 @@ impl TlsTarget {
     pub fn connect<S>(&self, sock: S) -> Result<TlsStream<S>, ErrorKind> {
         let tls = ClientConnection::new(self.config.clone(), self.name.clone())
             .map_err(|_| ErrorKind::TlsHandshake)?;
-        Ok(TlsStream { sock, tls })
+        Ok(TlsStream {
+            sock,
+            tls,
+            eof_pending: false,
+        })
     }
 
     /// The set-up's check: a blocking handshake with `addr`, so that a certificate
@@ -261,6 +265,10 @@ pub enum Progress {
 pub struct TlsStream<S> {
     pub sock: S,
     tls: ClientConnection,
+    /// The stream ended (close_notify, or the socket's end) after the bytes the last
+    /// read returned: the next read returns 0. The socket has nothing more to say, so
+    /// no readiness event will come: the caller must read again on its own.
+    eof_pending: bool,
 }
 
 impl<S> fmt::Debug for TlsStream<S> {
@@ -274,6 +282,12 @@ fn fault(kind: ErrorKind, e: rustls::Error) -> io::Error {
 }
 
 impl<S: Read + Write> TlsStream<S> {
+    /// True when the last read returned bytes and the end of the stream is already known
+    /// (see `eof_pending`).
+    pub fn read_pending(&self) -> bool {
+        self.eof_pending
+    }
+
     /// Moves the handshake on as far as the socket allows.
     pub fn handshake(&mut self) -> Progress {
         loop {
@@ -343,7 +357,10 @@ impl<S: Read + Write> Read for TlsStream<S> {
         while total < buf.len() {
             match self.tls.reader().read(&mut buf[total..]) {
                 // The server's close_notify: the end of the stream (after these bytes).
-                Ok(0) => return Ok(total),
+                Ok(0) => {
+                    self.eof_pending = total > 0;
+                    return Ok(total);
+                }
                 Ok(n) => {
                     total += n;
                     continue;
@@ -360,7 +377,8 @@ impl<S: Read + Write> Read for TlsStream<S> {
                         io::ErrorKind::UnexpectedEof | io::ErrorKind::WouldBlock
                     ) =>
                 {
-                    return Ok(total)
+                    self.eof_pending = total > 0;
+                    return Ok(total);
                 }
                 Err(e) => return Err(e),
             }
@@ -692,14 +710,25 @@ mod tests {
                 }
             }
             assert_eq!(back, want, "max_read {max_read}");
+            assert!(!client.read_pending());
             // The server's close_notify, or a plain end of the TCP stream: the end.
-            if max_read == 7 {
+            if max_read == 100 {
+                // The last bytes and the close_notify in one go: the read returns the
+                // bytes and says the end is pending (no socket event would tell).
+                server.writer().write_all(b"bye").unwrap();
+                server.send_close_notify();
+                pump(&mut server, &mut server_end);
+                let mut big = [0u8; 64];
+                assert_eq!(client.read(&mut big).unwrap(), 3);
+                assert!(client.read_pending());
+            } else if max_read == 7 {
                 server_end.closed.set(true);
             } else {
                 server.send_close_notify();
                 pump(&mut server, &mut server_end);
             }
             assert_eq!(client.read(&mut buf).unwrap(), 0, "max_read {max_read}");
+            assert!(!client.read_pending());
         }
         // Garbage after the handshake is a read error, counted as `read`.
         let (client_end, mut server_end) = pair(usize::MAX);

@@ -86,6 +86,16 @@ impl Transport {
         !matches!(self, Transport::Tcp(_))
     }
 
+    /// True when the stream has more to report (its end) than the socket will announce:
+    /// read again without waiting for readiness. (Never on plain TCP.)
+    pub fn read_pending(&self) -> bool {
+        match self {
+            Transport::Tcp(_) => false,
+            #[cfg(feature = "tls")]
+            Transport::Tls(t) => t.read_pending(),
+        }
+    }
+
     /// Moves the TLS handshake on (plain TCP has none: done at once).
     pub fn handshake(&mut self) -> Progress {
         match self {

@@ -770,6 +770,12 @@ impl Worker<'_> {
             }
         }
         match outcome {
+            // TLS: the end of the stream came with the last bytes; no event will say so.
+            Outcome::Open if slot.conn.io.as_ref().is_some_and(Transport::read_pending) => {
+                slot.hot = Some(drain);
+                self.hot.push(key);
+                true
+            }
             Outcome::Open => true,
             Outcome::Yield => {
                 slot.hot = Some(drain);

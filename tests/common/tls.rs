@@ -151,6 +151,10 @@ pub struct ServerOptions {
     pub client_ca: Option<PathBuf>,
     /// Offer session resumption (tickets and a session cache).
     pub resumption: bool,
+    /// Answer each connection's first request with an HTTP/1.0 response delimited by
+    /// the end of the stream: its bytes and a close_notify, then keep the TCP connection
+    /// open until the client closes it.
+    pub http10_close_notify: bool,
 }
 
 impl ServerOptions {
@@ -160,6 +164,7 @@ impl ServerOptions {
             switch: None,
             client_ca: None,
             resumption: true,
+            http10_close_notify: false,
         }
     }
 }
@@ -226,12 +231,13 @@ impl TlsServer {
         let counters = Arc::new(Counters::default());
         let stop = Arc::new(AtomicBool::new(false));
         let (c, s) = (counters.clone(), stop.clone());
+        let http10 = opts.http10_close_notify;
         let accept = thread::spawn(move || {
             while !s.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((sock, _)) => {
                         let (config, c, s) = (config.clone(), c.clone(), s.clone());
-                        thread::spawn(move || serve(sock, config, &c, &s));
+                        thread::spawn(move || serve(sock, config, &c, &s, http10));
                     }
                     Err(_) => thread::sleep(Duration::from_millis(2)),
                 }
@@ -268,7 +274,13 @@ impl Drop for TlsServer {
     }
 }
 
-fn serve(mut sock: TcpStream, config: Arc<ServerConfig>, c: &Counters, stop: &AtomicBool) {
+fn serve(
+    mut sock: TcpStream,
+    config: Arc<ServerConfig>,
+    c: &Counters,
+    stop: &AtomicBool,
+    http10: bool,
+) {
     let _ = sock.set_nonblocking(false);
     let _ = sock.set_nodelay(true);
     let _ = sock.set_read_timeout(Some(Duration::from_millis(200)));
@@ -318,6 +330,25 @@ fn serve(mut sock: TcpStream, config: Arc<ServerConfig>, c: &Counters, stop: &At
             pending.drain(..end + 4);
             out.extend_from_slice(RESPONSE);
             c.served.fetch_add(1, Ordering::SeqCst);
+        }
+        if http10 && !out.is_empty() {
+            let _ = tls.write_all(b"HTTP/1.0 200 OK\r\n\r\nhello, world\n");
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+            // Keep the TCP connection until the client closes it.
+            while !stop.load(Ordering::SeqCst) {
+                match tls.sock.read(&mut buf) {
+                    Ok(0) => return,
+                    Err(e)
+                        if e.kind() != std::io::ErrorKind::WouldBlock
+                            && e.kind() != std::io::ErrorKind::TimedOut =>
+                    {
+                        return
+                    }
+                    _ => {}
+                }
+            }
+            return;
         }
         if !out.is_empty() && tls.write_all(&out).and_then(|()| tls.flush()).is_err() {
             return;
