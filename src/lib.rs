@@ -451,6 +451,8 @@ fn worker_plan(
     pipelining: usize,
     stop_at_ns: Option<u64>,
 ) -> WorkerPlan {
+    // One TLS configuration (and session cache) per worker, shared by its pools.
+    let mut worker_tls: Option<engine::transport::TlsTarget> = None;
     let pools: Vec<PoolPlan> = layout
         .pools
         .iter()
@@ -461,8 +463,10 @@ fn worker_plan(
                 connections,
                 max_connections: (share(p.max_connections as u64, threads, i) as usize)
                     .max(connections),
-                // Each worker its own TLS config and session cache.
-                tls: p.tls.as_ref().map(engine::transport::TlsTarget::for_worker),
+                tls: p.tls.as_ref().map(|t| match &worker_tls {
+                    Some(w) => t.sharing(w),
+                    None => worker_tls.insert(t.for_worker()).clone(),
+                }),
                 ..p.clone()
             }
         })

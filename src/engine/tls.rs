@@ -183,6 +183,14 @@ impl TlsTarget {
         }
     }
 
+    /// This target with `other`'s configuration (one per worker, shared by its pools).
+    pub fn sharing(&self, other: &TlsTarget) -> TlsTarget {
+        TlsTarget {
+            config: other.config.clone(),
+            ..self.clone()
+        }
+    }
+
     /// A client connection for a new socket.
     pub fn connect<S>(&self, sock: S) -> Result<TlsStream<S>, ErrorKind> {
         let tls = ClientConnection::new(self.config.clone(), self.name.clone())

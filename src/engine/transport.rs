@@ -21,6 +21,10 @@ impl TlsTarget {
     pub fn for_worker(&self) -> TlsTarget {
         match *self {}
     }
+
+    pub fn sharing(&self, _other: &TlsTarget) -> TlsTarget {
+        match *self {}
+    }
 }
 
 /// How a handshake step left the connection (see `tls::Progress`).
