@@ -261,6 +261,24 @@ fn a_server_that_is_not_tls_is_a_setup_error() {
 }
 
 #[test]
+fn a_server_that_never_answers_the_handshake_is_a_setup_error() {
+    // Accepts TCP connections and says nothing.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}/", listener.local_addr().unwrap());
+    let hold = std::thread::spawn(move || {
+        let (_s, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_secs(2));
+    });
+    let err = setup_error(&["-n", "1", "--connect-timeout", "300ms", "--insecure", &url]);
+    assert!(
+        err.trim_end()
+            .ends_with("TLS handshake failed: no answer within 300ms (--connect-timeout)"),
+        "{err}"
+    );
+    hold.join().unwrap();
+}
+
+#[test]
 fn client_certificates_with_the_test_server() {
     let certs = Certs::make("mtls");
     let server = TlsServer::start(ServerOptions {

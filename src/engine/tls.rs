@@ -217,6 +217,14 @@ impl TlsTarget {
             .map_err(|e| format!("TLS: {e}"))?;
         while tls.is_handshaking() {
             if let Err(e) = tls.complete_io(&mut sock) {
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) {
+                    return Err(format!(
+                        "TLS handshake failed: no answer within {timeout:?} (--connect-timeout)"
+                    ));
+                }
                 let hint = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
                     Some(te) if error_kind(te, true) == ErrorKind::TlsCert => {
                         " (trust its CA with --cacert FILE, or skip verification with --insecure)"
