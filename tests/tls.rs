@@ -279,6 +279,51 @@ fn a_server_that_never_answers_the_handshake_is_a_setup_error() {
 }
 
 #[test]
+fn a_handshake_that_outlasts_the_connect_timeout_is_counted_as_tls_handshake() {
+    let certs = Certs::make("stall");
+    // The set-up's two connections (the TCP probe, then the TLS probe) are answered;
+    // the run's get no answer.
+    let server = TlsServer::start(ServerOptions {
+        answer_only: Some(2),
+        ..ServerOptions::new(&certs.good)
+    });
+    let url = server.url("/");
+    let out = tressi(
+        &[
+            "-d",
+            "1s",
+            "-c",
+            "2",
+            "-t",
+            "1",
+            "--connect-timeout",
+            "200ms",
+            "--cacert",
+            path(&certs.ca),
+            "--json",
+            "--no-ui",
+            &url,
+        ],
+        Duration::from_secs(30),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    check_totals(&v);
+    assert_eq!(count(&v, &["requests", "sent"]), 0, "{v}");
+    let stalled = count(&v, &["errors", "tls_handshake"]);
+    assert!(
+        stalled >= 2,
+        "both connections time out in the handshake: {v}"
+    );
+    assert_eq!(error_total(&v), stalled, "only tls_handshake errors: {v}");
+    assert_eq!(count(&v, &["tls", "handshakes"]), 0, "{v}");
+}
+
+#[test]
 fn client_certificates_with_the_test_server() {
     let certs = Certs::make("mtls");
     let server = TlsServer::start(ServerOptions {

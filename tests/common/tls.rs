@@ -155,6 +155,8 @@ pub struct ServerOptions {
     /// the end of the stream: its bytes and a close_notify, then keep the TCP connection
     /// open until the client closes it.
     pub http10_close_notify: bool,
+    /// Connections after the first this many get no TLS answer at all (held open).
+    pub answer_only: Option<u64>,
 }
 
 impl ServerOptions {
@@ -165,6 +167,7 @@ impl ServerOptions {
             client_ca: None,
             resumption: true,
             http10_close_notify: false,
+            answer_only: None,
         }
     }
 }
@@ -232,10 +235,22 @@ impl TlsServer {
         let stop = Arc::new(AtomicBool::new(false));
         let (c, s) = (counters.clone(), stop.clone());
         let http10 = opts.http10_close_notify;
+        let answer_only = opts.answer_only.unwrap_or(u64::MAX);
         let accept = thread::spawn(move || {
+            let mut accepted = 0u64;
             while !s.load(Ordering::SeqCst) {
                 match listener.accept() {
+                    Ok((sock, _)) if accepted >= answer_only => {
+                        let s = s.clone();
+                        thread::spawn(move || {
+                            while !s.load(Ordering::SeqCst) {
+                                thread::sleep(Duration::from_millis(10));
+                            }
+                            drop(sock);
+                        });
+                    }
                     Ok((sock, _)) => {
+                        accepted += 1;
                         let (config, c, s) = (config.clone(), c.clone(), s.clone());
                         thread::spawn(move || serve(sock, config, &c, &s, http10));
                     }
