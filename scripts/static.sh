@@ -98,4 +98,27 @@ for host in 127.0.0.1 localhost; do
     [ "${n:-0}" = 100 ] || fail "http://$host:$port/: expected 100 responses: $out"
     echo "resolve $host: ok (100 responses)"
 done
+
+# ... and https (ring's code in a static binary): against `openssl s_server -www` (HTTP/1.0,
+# one response per connection), with its self-signed certificate trusted by --cacert.
+if command -v openssl >/dev/null 2>&1 && "$BIN" --help | grep -q -- '--cacert'; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+        -subj /CN=localhost -addext "subjectAltName=IP:127.0.0.1" \
+        -addext "basicConstraints=critical,CA:FALSE" \
+        -keyout "$tmp/tls.key" -out "$tmp/tls.pem" 2>/dev/null
+    tls_port=$(( 20000 + RANDOM % 20000 ))
+    openssl s_server -quiet -www -accept "127.0.0.1:$tls_port" \
+        -cert "$tmp/tls.pem" -key "$tmp/tls.key" >/dev/null 2>&1 &
+    s_server=$!
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$tls_port") 2>/dev/null && break
+        sleep 0.05
+    done
+    out=$(timeout 30 "$BIN" "https://127.0.0.1:$tls_port/" -c 1 -t 1 -n 5 --cacert "$tmp/tls.pem" \
+        --no-ui --json 2>&1) || { kill "$s_server"; fail "https run failed: $out"; }
+    kill "$s_server" 2>/dev/null; wait "$s_server" 2>/dev/null || true
+    n=$(printf '%s' "$out" | json_completed)
+    [ "${n:-0}" = 5 ] || fail "https: expected 5 responses: $out"
+    echo "https: ok (5 responses)"
+fi
 echo "static.sh: ok ($BIN)"

@@ -19,7 +19,8 @@
 //! - Subcommands (`demo`, `target`, `help`) must be the first argument; the same word
 //!   later on the line is an error pointing that out (write `http://demo/` for a host
 //!   of that name).
-//! - `https://` URLs are accepted here; the engine reports that TLS is not built.
+//! - `https://` URLs are accepted here (a build without the `tls` feature refuses them
+//!   at the run's set-up).
 //! - `-h`/`--help` anywhere returns the help (errors in earlier arguments win).
 //! - Config files (`--config FILE`, long only, or `tressi run FILE`): see `config`.
 //!   Precedence: a flag on the command line, else the config's `options`, else the
@@ -118,6 +119,8 @@ pub struct RunArgs {
     pub error_status_codes: Option<Vec<u16>>,
     /// `--sample-size`, bytes (at most `samples::MAX_SAMPLE_SIZE`).
     pub sample_size: Option<u64>,
+    /// `--cacert`, `--cert`, `--key`, `--insecure`, `--sni`.
+    pub tls: crate::plan::TlsOptions,
 }
 
 fn usage(msg: impl Into<String>) -> Error {
@@ -329,6 +332,13 @@ impl RunArgs {
                 latency: self.latency,
                 show_secrets: self.show_secrets,
             },
+            tls: crate::plan::TlsOptions {
+                cacert: self.tls.cacert.or(opts.tls.cacert.clone()),
+                cert: self.tls.cert.or(opts.tls.cert.clone()),
+                key: self.tls.key.or(opts.tls.key.clone()),
+                insecure: self.tls.insecure || opts.tls.insecure,
+                sni: self.tls.sni.or(opts.tls.sni.clone()),
+            },
         })
     }
 
@@ -436,6 +446,11 @@ fn canonical(arg: &lexopt::Arg<'_>) -> Option<&'static str> {
         Long("body-file") => "--body-file",
         Long("timeout") => "--timeout",
         Long("connect-timeout") => "--connect-timeout",
+        Long("cacert") => "--cacert",
+        Long("cert") => "--cert",
+        Long("key") => "--key",
+        Short('k') | Long("insecure") => "--insecure",
+        Long("sni") => "--sni",
         Long("no-keepalive") => "--no-keepalive",
         Long("json") => "--json",
         Long("no-ui") => "--no-ui",
@@ -716,6 +731,11 @@ fn parse_run(args: Vec<OsString>, run_file: bool) -> Result<Parsed, Error> {
             "--timeout" => raw.timeout = Some(duration_value(&mut p, flag)?),
             "--connect-timeout" => raw.connect_timeout = Some(duration_value(&mut p, flag)?),
             "--no-keepalive" => raw.no_keepalive = true,
+            "--cacert" => raw.tls.cacert = Some(PathBuf::from(os_value(&mut p, flag)?)),
+            "--cert" => raw.tls.cert = Some(PathBuf::from(os_value(&mut p, flag)?)),
+            "--key" => raw.tls.key = Some(PathBuf::from(os_value(&mut p, flag)?)),
+            "--insecure" => raw.tls.insecure = true,
+            "--sni" => raw.tls.sni = Some(str_value(&mut p, flag)?),
             "--json" => raw.json = true,
             "--no-ui" => raw.no_ui = true,
             "--quiet" => raw.quiet = true,
@@ -873,8 +893,7 @@ Usage: tressi [OPTIONS] URL
        tressi target [--listen ADDR] [--threads N] [--body-size SIZE]
 
 Arguments:
-  URL  http://host[:port]/path?query (no scheme = http://; https:// is
-       accepted but needs TLS support)
+  URL  http[s]://host[:port]/path?query (no scheme = http://)
 
 Options:
   -c, --connections N      Connections to keep open, in total             [50]
@@ -889,6 +908,11 @@ Options:
       --timeout D          Response timeout                              [10s]
       --connect-timeout D  Connect timeout                                [5s]
       --no-keepalive       Send 'Connection: close' (one request per connection)
+      --cacert FILE        https: trust the CA certificates in FILE (PEM) too
+      --cert FILE          https: client certificate chain (PEM)
+      --key FILE           https: private key of --cert (PEM)   [in --cert]
+  -k, --insecure           https: do not verify the server's certificate
+      --sni NAME           https: server name to send and verify  [URL host]
       --json               Print the summary as JSON on stdout
       --no-ui              No live panel: a plain progress line a second
   -q, --quiet              No progress at all: only the final report
@@ -1257,6 +1281,45 @@ mod tests {
             run_err(&["--connect-timeout", "-1s", URL]),
             "--connect-timeout: invalid duration '-1s': must not be negative"
         );
+    }
+
+    #[test]
+    fn flags_tls() {
+        use crate::plan::TlsOptions;
+        assert_eq!(run(&[URL]).unwrap().tls, TlsOptions::default());
+        let p = run(&[
+            "--cacert",
+            "ca.pem",
+            "--cert",
+            "c.pem",
+            "--key=k.pem",
+            "-k",
+            "--sni",
+            "api.test",
+            URL,
+        ])
+        .unwrap();
+        assert_eq!(
+            p.tls,
+            TlsOptions {
+                cacert: Some("ca.pem".into()),
+                cert: Some("c.pem".into()),
+                key: Some("k.pem".into()),
+                insecure: true,
+                sni: Some("api.test".into()),
+            }
+        );
+        assert!(run(&["--insecure", URL]).unwrap().tls.insecure);
+        assert_eq!(
+            run_err(&["--insecure=yes", URL]),
+            "--insecure takes no value (got 'yes')"
+        );
+        for flag in ["--cacert", "--cert", "--key", "--sni"] {
+            assert!(
+                run_err(&[URL, flag]).contains(flag),
+                "{flag} without a value"
+            );
+        }
     }
 
     #[test]
@@ -2024,6 +2087,11 @@ mod tests {
             "--timeout",
             "--connect-timeout",
             "--no-keepalive",
+            "--cacert",
+            "--cert",
+            "--key",
+            "--insecure",
+            "--sni",
             "--json",
             "--no-ui",
             "--quiet",

@@ -126,6 +126,9 @@ pub struct ConfigOptions {
     /// The window of `workerEarlyExit`, even when it is disabled (the CLI's
     /// `--early-exit-on-error` uses it).
     pub early_exit_window: Option<Duration>,
+    /// TLS: `insecure`, `caCert`, `clientCert`, `clientKey`, `sni` (paths as given,
+    /// relative to the working directory).
+    pub tls: crate::plan::TlsOptions,
 }
 
 /// A loaded config file.
@@ -541,6 +544,11 @@ impl Cx<'_> {
                 "useUI",
                 "workerMemoryLimit",
                 "sampleSize",
+                "insecure",
+                "caCert",
+                "clientCert",
+                "clientKey",
+                "sni",
             ],
         )?;
         let mut o = ConfigOptions::default();
@@ -573,6 +581,11 @@ impl Cx<'_> {
                     }
                     o.sample_size = Some(n);
                 }
+                "insecure" => o.tls.insecure = self.boolean(v, &p)?,
+                "caCert" => o.tls.cacert = Some(self.string(v, &p)?.into()),
+                "clientCert" => o.tls.cert = Some(self.string(v, &p)?.into()),
+                "clientKey" => o.tls.key = Some(self.string(v, &p)?.into()),
+                "sni" => o.tls.sni = Some(self.string(v, &p)?.to_string()),
                 "workerMemoryLimit" => {
                     self.uint(v, &p, 0, u64::MAX)?;
                 }
@@ -921,7 +934,12 @@ pub fn schema() -> Value {
                     "keepAlive": { "type": "boolean" },
                     "useUI": { "type": "boolean" },
                     "sampleSize": { "type": ["integer", "string"], "minimum": 0, "description": "Bytes kept of each sampled response body: a number or a size such as \"4KiB\" (CLI: --sample-size)." },
-                    "workerMemoryLimit": { "type": "integer", "minimum": 0, "description": "Accepted for compatibility; ignored." }
+                    "workerMemoryLimit": { "type": "integer", "minimum": 0, "description": "Accepted for compatibility; ignored." },
+                    "insecure": { "type": "boolean", "description": "https: do not verify server certificates (CLI: --insecure)." },
+                    "caCert": { "type": "string", "description": "https: PEM file of extra trusted CA certificates (CLI: --cacert)." },
+                    "clientCert": { "type": "string", "description": "https: PEM client certificate chain (CLI: --cert)." },
+                    "clientKey": { "type": "string", "description": "https: PEM private key of clientCert (CLI: --key)." },
+                    "sni": { "type": "string", "description": "https: server name to send and verify instead of the URL's host (CLI: --sni)." }
                 }
             },
             "requests": {

@@ -109,13 +109,14 @@ pub fn collect(plan: &Plan, watch: &mut dyn FnMut(&Snapshot)) -> Result<Collecte
     if plan.endpoints.is_empty() {
         return Err(Error::Usage("no URL to test".into()));
     }
+    #[cfg(not(feature = "tls"))]
     if let Some(e) = plan
         .endpoints
         .iter()
         .find(|e| e.target.scheme == target::Scheme::Https)
     {
         return Err(Error::Setup(format!(
-            "{}: https is not supported yet (TLS support is planned); use an http:// URL",
+            "{}: this tressi was built without TLS (cargo feature `tls`); use an http:// URL",
             e.target.url()
         )));
     }
@@ -320,13 +321,15 @@ struct Layout {
 
 fn layout(plan: &Plan) -> Result<Layout, Error> {
     // Origins in order of first appearance; each resolved and probed once.
-    let mut origins: Vec<(String, u16, SocketAddr)> = Vec::new();
+    let mut origins: Vec<(String, u16, target::Scheme, SocketAddr)> = Vec::new();
+    let mut origin_tls: Vec<Option<engine::transport::TlsTarget>> = Vec::new();
     let mut origin_of = Vec::with_capacity(plan.endpoints.len());
+    let mut tls = TlsSetUp::default();
     for ep in &plan.endpoints {
         let t = &ep.target;
         let idx = match origins
             .iter()
-            .position(|(h, p, _)| *h == t.host && *p == t.port)
+            .position(|(h, p, s, _)| *h == t.host && *p == t.port && *s == t.scheme)
         {
             Some(i) => i,
             None => {
@@ -337,14 +340,69 @@ fn layout(plan: &Plan) -> Result<Layout, Error> {
                 };
                 let addr = first_reachable(&addrs, plan.connect_timeout)
                     .map_err(|e| Error::Setup(format!("cannot connect to {}: {e}", t.url())))?;
-                origins.push((t.host.clone(), t.port, addr));
+                origin_tls.push(tls.target(plan, t, addr)?);
+                origins.push((t.host.clone(), t.port, t.scheme, addr));
                 origins.len() - 1
             }
         };
         origin_of.push(idx);
     }
-    let addrs: Vec<SocketAddr> = origins.iter().map(|(_, _, a)| *a).collect();
-    pools_for(plan, &origin_of, &addrs)
+    let addrs: Vec<SocketAddr> = origins.iter().map(|(_, _, _, a)| *a).collect();
+    let mut layout = pools_for(plan, &origin_of, &addrs)?;
+    for (e, &pool) in layout.endpoint_pool.iter().enumerate() {
+        if let Some(p) = layout.pools.get_mut(pool) {
+            p.tls = origin_tls[origin_of[e]].clone();
+        }
+    }
+    Ok(layout)
+}
+
+/// The TLS side of the set-up: the certificate material (read once, at the first https
+/// origin) and, per https origin, its server name, checked by one probe handshake so
+/// that a certificate nothing could accept is one clear error before the run.
+#[derive(Default)]
+struct TlsSetUp {
+    #[cfg(feature = "tls")]
+    material: Option<std::sync::Arc<engine::tls::Material>>,
+}
+
+impl TlsSetUp {
+    #[cfg(feature = "tls")]
+    fn target(
+        &mut self,
+        plan: &Plan,
+        t: &target::Target,
+        addr: SocketAddr,
+    ) -> Result<Option<engine::transport::TlsTarget>, Error> {
+        use engine::tls;
+        if t.scheme != target::Scheme::Https {
+            return Ok(None);
+        }
+        let material = match &self.material {
+            Some(m) => m.clone(),
+            None => {
+                let m = std::sync::Arc::new(tls::Material::load(&plan.tls).map_err(Error::Setup)?);
+                self.material = Some(m.clone());
+                m
+            }
+        };
+        let name = tls::server_name(&t.host, plan.tls.sni.as_deref()).map_err(Error::Setup)?;
+        let target = tls::TlsTarget::new(name, material).map_err(Error::Setup)?;
+        target
+            .probe(addr, plan.connect_timeout)
+            .map_err(|e| Error::Setup(format!("cannot connect to {}: {e}", t.url())))?;
+        Ok(Some(target))
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn target(
+        &mut self,
+        _plan: &Plan,
+        _t: &target::Target,
+        _addr: SocketAddr,
+    ) -> Result<Option<engine::transport::TlsTarget>, Error> {
+        Ok(None)
+    }
 }
 
 /// The pools of a run and their connections (pure): per address, an open pool for its
@@ -427,6 +485,7 @@ fn pools_for(plan: &Plan, origin_of: &[usize], addrs: &[SocketAddr]) -> Result<L
             kind,
             connections: conns,
             max_connections,
+            tls: None,
         });
     }
     Ok(Layout {
@@ -448,6 +507,8 @@ fn worker_plan(
     pipelining: usize,
     stop_at_ns: Option<u64>,
 ) -> WorkerPlan {
+    // One TLS configuration (and session cache) per worker, shared by its pools.
+    let mut worker_tls: Option<engine::transport::TlsTarget> = None;
     let pools: Vec<PoolPlan> = layout
         .pools
         .iter()
@@ -458,6 +519,10 @@ fn worker_plan(
                 connections,
                 max_connections: (share(p.max_connections as u64, threads, i) as usize)
                     .max(connections),
+                tls: p.tls.as_ref().map(|t| match &worker_tls {
+                    Some(w) => t.sharing(w),
+                    None => worker_tls.insert(t.for_worker()).clone(),
+                }),
                 ..p.clone()
             }
         })
@@ -637,10 +702,24 @@ mod tests {
                     kind: PoolKind::Open,
                     connections: c,
                     max_connections: c,
+                    tls: None,
                 })
                 .collect(),
             endpoint_pool: vec![],
         }
+    }
+
+    #[cfg(not(feature = "tls"))]
+    #[test]
+    fn https_without_the_tls_feature_is_a_setup_error() {
+        let t = target::Target::parse("https://127.0.0.1:1/").unwrap();
+        let e = run(&Plan::new(vec![Endpoint::get(t)])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "https://127.0.0.1:1/: this tressi was built without TLS (cargo feature `tls`); \
+             use an http:// URL"
+        );
+        assert!(matches!(e, Error::Setup(_)));
     }
 
     #[test]

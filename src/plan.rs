@@ -79,6 +79,21 @@ pub struct ReportOptions {
     pub show_secrets: bool,
 }
 
+/// TLS options of a run (`--cacert`, `--cert`, `--key`, `--insecure`, `--sni`); they
+/// apply to every https endpoint. Files are read by the run's set-up.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsOptions {
+    /// Extra root certificates (PEM), trusted besides the built-in webpki roots.
+    pub cacert: Option<PathBuf>,
+    /// Client certificate chain (PEM) and its private key (PEM; default: in `cert`).
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// Do not verify server certificates.
+    pub insecure: bool,
+    /// Server name to send (SNI) and verify, instead of the URL's host.
+    pub sni: Option<String>,
+}
+
 /// A validated load test.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
@@ -113,6 +128,8 @@ pub struct Plan {
     /// each endpoint × status code).
     pub sample_size: usize,
     pub report: ReportOptions,
+    /// TLS options of the https endpoints.
+    pub tls: TlsOptions,
 }
 
 impl Plan {
@@ -138,6 +155,7 @@ impl Plan {
             export: None,
             sample_size: crate::samples::DEFAULT_SAMPLE_SIZE,
             report: ReportOptions::default(),
+            tls: TlsOptions::default(),
         }
     }
 }

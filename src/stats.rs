@@ -36,10 +36,16 @@ pub enum ErrorKind {
     Parse,
     /// The server closed the connection with requests outstanding.
     Closed,
+    /// The TLS handshake failed or did not finish within `--connect-timeout` (protocol
+    /// or version mismatch, the server hung up, ...).
+    TlsHandshake,
+    /// A certificate was not accepted: the server's (untrusted CA, expired, wrong host
+    /// name) or, by the server's alert, ours.
+    TlsCert,
 }
 
 impl ErrorKind {
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 10;
     pub const ALL: [ErrorKind; Self::COUNT] = [
         ErrorKind::Connect,
         ErrorKind::ConnectTimeout,
@@ -49,6 +55,8 @@ impl ErrorKind {
         ErrorKind::Reset,
         ErrorKind::Parse,
         ErrorKind::Closed,
+        ErrorKind::TlsHandshake,
+        ErrorKind::TlsCert,
     ];
 
     /// The name used in reports and JSON.
@@ -62,6 +70,8 @@ impl ErrorKind {
             ErrorKind::Reset => "reset",
             ErrorKind::Parse => "parse",
             ErrorKind::Closed => "closed",
+            ErrorKind::TlsHandshake => "tls_handshake",
+            ErrorKind::TlsCert => "tls_cert",
         }
     }
 }
@@ -237,6 +247,16 @@ pub struct WorkerStats {
     pub samples: SampleStore,
     /// How well this worker kept up.
     pub health: WorkerHealth,
+    /// TCP connect times (µs), of every successful connect.
+    pub connect: Histogram<u64>,
+    /// TLS handshake times (µs, from the TCP connect to the handshake's end), of every
+    /// completed handshake; how many, and how many resumed a session.
+    pub handshake: Histogram<u64>,
+    pub handshakes: u64,
+    pub resumed: u64,
+    /// Time to first byte (µs): from the send of a connection's first request to the
+    /// first byte of its response, once per connection.
+    pub first_byte: Histogram<u64>,
 }
 
 impl WorkerStats {
@@ -255,6 +275,11 @@ impl WorkerStats {
             clock: timeline::Clock::new(),
             samples: SampleStore::new(endpoints, crate::samples::DEFAULT_SAMPLE_SIZE),
             health: WorkerHealth::default(),
+            connect: new_histogram(),
+            handshake: new_histogram(),
+            handshakes: 0,
+            resumed: 0,
+            first_byte: new_histogram(),
         }
     }
 
@@ -294,6 +319,26 @@ impl WorkerStats {
     pub fn finish_timeline(&mut self, stopped_ns: u64) {
         self.tick(stopped_ns);
         self.clock.finish(&mut self.timelines);
+    }
+
+    /// A TCP connect took `ns`.
+    #[inline]
+    pub fn record_connect(&mut self, ns: u64) {
+        self.connect.saturating_record(micros(ns));
+    }
+
+    /// The first response bytes of a new connection came `ns` after its first request.
+    #[inline]
+    pub fn record_first_byte(&mut self, ns: u64) {
+        self.first_byte.saturating_record(micros(ns));
+    }
+
+    /// A TLS handshake took `ns` (a resumed session when `resumed`).
+    #[inline]
+    pub fn record_handshake(&mut self, ns: u64, resumed: bool) {
+        self.handshake.saturating_record(micros(ns));
+        self.handshakes += 1;
+        self.resumed += u64::from(resumed);
     }
 
     /// A request of `endpoint` was handed to a connection.
@@ -399,6 +444,11 @@ impl WorkerStats {
         }
         self.samples.merge(&other.samples);
         self.health.merge(&other.health);
+        add_histogram(&mut self.connect, &other.connect);
+        add_histogram(&mut self.handshake, &other.handshake);
+        add_histogram(&mut self.first_byte, &other.first_byte);
+        self.handshakes += other.handshakes;
+        self.resumed += other.resumed;
     }
 }
 
@@ -424,6 +474,8 @@ pub struct Errors {
     pub reset: u64,
     pub parse: u64,
     pub closed: u64,
+    pub tls_handshake: u64,
+    pub tls_cert: u64,
 }
 
 impl Errors {
@@ -438,6 +490,8 @@ impl Errors {
             reset: g(ErrorKind::Reset),
             parse: g(ErrorKind::Parse),
             closed: g(ErrorKind::Closed),
+            tls_handshake: g(ErrorKind::TlsHandshake),
+            tls_cert: g(ErrorKind::TlsCert),
         }
     }
 
@@ -452,6 +506,8 @@ impl Errors {
             ("reset", self.reset),
             ("parse", self.parse),
             ("closed", self.closed),
+            ("tls_handshake", self.tls_handshake),
+            ("tls_cert", self.tls_cert),
         ]
         .into_iter()
     }
@@ -533,6 +589,18 @@ pub struct Connections {
     pub reconnects: u64,
     /// Connections opened by `--autoscale` beyond the initial ones.
     pub autoscaled: u64,
+}
+
+/// The TLS part of the summary (runs with an https endpoint).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct TlsSummary {
+    /// Completed handshakes, and how many of them resumed a session.
+    pub handshakes: u64,
+    pub resumed: u64,
+    /// `--insecure`: server certificates were not verified.
+    pub insecure: bool,
+    /// Handshake time, from the TCP connect to the end of the TLS handshake.
+    pub handshake_us: Latency,
 }
 
 /// One endpoint's part of the summary.
@@ -682,6 +750,13 @@ pub struct Summary {
     pub service_us: Latency,
     pub bytes: Bytes,
     pub connections: Connections,
+    /// TCP connect time of every successful connect.
+    pub connect_us: Latency,
+    /// Time to first byte: from the first request on each new connection to the first
+    /// byte of its response.
+    pub first_byte_us: Latency,
+    /// Set when the run has an https endpoint.
+    pub tls: Option<TlsSummary>,
     pub endpoints: Vec<EndpointSummary>,
     /// Set when an early-exit rule stopped the run: which one, with its figures.
     pub early_exit: Option<String>,
@@ -831,6 +906,18 @@ impl Summary {
                 reconnects: stats.reconnects,
                 autoscaled: stats.autoscaled,
             },
+            connect_us: Latency::from_histogram(&stats.connect),
+            first_byte_us: Latency::from_histogram(&stats.first_byte),
+            tls: plan
+                .endpoints
+                .iter()
+                .any(|e| e.target.scheme == crate::target::Scheme::Https)
+                .then(|| TlsSummary {
+                    handshakes: stats.handshakes,
+                    resumed: stats.resumed,
+                    insecure: plan.tls.insecure,
+                    handshake_us: Latency::from_histogram(&stats.handshake),
+                }),
             endpoints,
             early_exit,
             interrupted: false,
@@ -919,7 +1006,9 @@ mod tests {
                 "write",
                 "reset",
                 "parse",
-                "closed"
+                "closed",
+                "tls_handshake",
+                "tls_cert"
             ]
         );
         for (i, k) in ErrorKind::ALL.iter().enumerate() {

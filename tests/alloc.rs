@@ -25,9 +25,14 @@
 //! head is (by the parser's choice, see `KEEP_HEAD_CAPACITY` in `http/response.rs`)
 //! allocated and freed each time, to keep idle connections small.
 //!
+//! The https cases (against nginx with TLS, also a child process) cannot reach zero:
+//! rustls allocates per TLS record; their bound is asserted and the figures printed.
+//!
 //! One `#[test]` function runs the cases one after another: with several tests the
 //! harness would spawn test threads (which allocate) during another test's measurement.
 //! A watchdog kills the child and exits if the whole test takes longer than `LIMIT`.
+
+mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{BufRead, BufReader};
@@ -177,11 +182,18 @@ struct Case {
     extra: u64,
     /// Open model: the endpoint's rate (req/s).
     rate: Option<f64>,
+    /// https, trusting this CA certificate (PEM).
+    tls: Option<&'static str>,
 }
 
 fn plan(addr: SocketAddr, case: &Case, n: u64) -> tressi::Plan {
-    let url = format!("http://{addr}/");
+    let scheme = if case.tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{addr}/");
     tressi::Plan {
+        tls: tressi::plan::TlsOptions {
+            cacert: case.tls.map(Into::into),
+            ..Default::default()
+        },
         connections: case.connections,
         threads: 1,
         duration: None,
@@ -277,6 +289,7 @@ fn allocations_do_not_depend_on_the_number_of_requests() {
             small: 10_000,
             extra: 100_000,
             rate: None,
+            tls: None,
         },
         Case {
             name: "pipelining c=4 p=16",
@@ -286,6 +299,7 @@ fn allocations_do_not_depend_on_the_number_of_requests() {
             small: 10_000,
             extra: 100_000,
             rate: None,
+            tls: None,
         },
         // Every response closes its connection and the slot reconnects: this checks that
         // a reconnect (socket, register, parser reset) allocates nothing in our code.
@@ -297,6 +311,7 @@ fn allocations_do_not_depend_on_the_number_of_requests() {
             small: 1_000,
             extra: 4_000,
             rate: None,
+            tls: None,
         },
         // Open model: token schedule, wake-up timers, the free-connection stack and the
         // wait queue are all on the path (20k req/s keeps the queue busy on c=10).
@@ -308,6 +323,7 @@ fn allocations_do_not_depend_on_the_number_of_requests() {
             small: 4_000,
             extra: 20_000,
             rate: Some(20_000.0),
+            tls: None,
         },
         Case {
             name: "rate 20k/s c=2 p=8",
@@ -317,6 +333,7 @@ fn allocations_do_not_depend_on_the_number_of_requests() {
             small: 4_000,
             extra: 20_000,
             rate: Some(20_000.0),
+            tls: None,
         },
     ];
 
@@ -330,6 +347,7 @@ fn allocations_do_not_depend_on_the_number_of_requests() {
         report.push((case, small, large, took));
     }
     drop(target);
+    let tls = tls_cases();
 
     for (case, small, large, took) in &report {
         for (n, m) in [(case.small, small), (case.small + case.extra, large)] {
@@ -359,6 +377,43 @@ fn allocations_do_not_depend_on_the_number_of_requests() {
     eprintln!("live snapshots, 100 publishes and sums after warm-up: {published} allocs");
     assert_eq!(published, 0, "publishing or summing snapshots allocated");
 
+    for (case, small, large, took) in &tls {
+        let (small, large) = (small.engine, large.engine);
+        let per_request = (large.allocs + large.reallocs)
+            .saturating_sub(small.allocs + small.reallocs) as f64
+            / case.extra as f64;
+        eprintln!(
+            "{:<22} n={:>6}: {:>4} allocs {:>3} reallocs | n={:>6}: {:>7} allocs {:>3} \
+             reallocs | {per_request:.2} per request | {:.1}s",
+            case.name,
+            case.small,
+            small.allocs,
+            small.reallocs,
+            case.small + case.extra,
+            large.allocs,
+            large.reallocs,
+            took.as_secs_f64()
+        );
+    }
+    for (case, small, large, _) in &tls {
+        let (small, large) = (small.engine, large.engine);
+        // What is left over TLS is inside rustls 0.23 (its buffered and its unbuffered
+        // API alike): one buffer per record it encrypts and one per application-data
+        // record it decrypts. So a request costs one allocation for its response's
+        // record (nginx sends one per response) plus one per write batch: two without
+        // pipelining, and with pipelining the requests written together share one record
+        // (gathered on the stack, see `engine/tls.rs`): at most 1.25 with p=16.
+        let more = (large.allocs + large.reallocs).saturating_sub(small.allocs + small.reallocs);
+        let per_request = more as f64 / case.extra as f64;
+        let bound = if case.pipelining > 1 { 1.25 } else { 2.0 };
+        assert!(
+            per_request <= bound,
+            "{}: {more} more allocations for {} more requests ({per_request:.3} each, \
+             more than {bound})",
+            case.name,
+            case.extra
+        );
+    }
     for (case, small, large, _) in &report {
         assert_eq!(
             (large.engine.allocs, large.engine.reallocs),
@@ -439,4 +494,54 @@ fn split_heads() -> (u64, u64) {
         d.allocs + d.reallocs
     };
     (run(&response(300)), run(&response(2048)))
+}
+
+/// The same measurement over https, against nginx with TLS (a child process, so its
+/// allocations are not counted). Empty without the `tls` feature, or without nginx and
+/// openssl outside CI.
+#[cfg(feature = "tls")]
+fn tls_cases() -> Vec<(&'static Case, Measured, Measured, Duration)> {
+    let certs = common::tls::Certs::make("alloc");
+    let Some(n) = common::tls::nginx_tls(&certs.client_ca) else {
+        return Vec::new();
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], n.tls_port));
+    let ca: &'static str = Box::leak(n.cert.display().to_string().into_boxed_str());
+    let cases: &'static [Case] = Box::leak(Box::new([
+        Case {
+            name: "tls c=4 p=1",
+            connections: 4,
+            pipelining: 1,
+            keepalive: true,
+            small: 5_000,
+            extra: 20_000,
+            rate: None,
+            tls: Some(ca),
+        },
+        Case {
+            name: "tls c=2 p=16",
+            connections: 2,
+            pipelining: 16,
+            keepalive: true,
+            small: 5_000,
+            extra: 20_000,
+            rate: None,
+            tls: Some(ca),
+        },
+    ]));
+    let _ = measure(addr, &cases[0], 1_000);
+    let out = cases
+        .iter()
+        .map(|case| {
+            let (small, large, took) = compare(addr, case);
+            (case, small, large, took)
+        })
+        .collect();
+    drop(n);
+    out
+}
+
+#[cfg(not(feature = "tls"))]
+fn tls_cases() -> Vec<(&'static Case, Measured, Measured, Duration)> {
+    Vec::new()
 }

@@ -40,6 +40,11 @@ fn cases(missing: &str, dir: &str) -> Vec<(Vec<String>, &'static str)> {
         v(&[U, "--timeout"], "--timeout"),
         v(&[U, "--body-file"], "--body-file"),
         v(&["target", "--listen"], "--listen"),
+        v(&[U, "--cacert"], "--cacert"),
+        v(&[U, "--cert"], "--cert"),
+        v(&[U, "--key"], "--key"),
+        v(&[U, "--sni"], "--sni"),
+        v(&[U, "--insecure=1"], "--insecure"),
         // Bad numbers and units.
         v(&[U, "-c", "ten"], "--connections"),
         v(&[U, "-c", "1.5"], "--connections"),

@@ -131,7 +131,8 @@ fn bad_files_name_field_and_position() {
             "{\n  \"requests\": [{\"url\": \"http://h/\"}],\n  \"options\": {\"duration\": 10}\n}",
             "config bad.json:3:15: options.duration: unknown field (expected one of: \
              durationSec, rampUpDurationSec, headers, threads, workerEarlyExit, connections, \
-             pipelining, keepAlive, useUI, workerMemoryLimit, sampleSize)",
+             pipelining, keepAlive, useUI, workerMemoryLimit, sampleSize, insecure, caCert, \
+             clientCert, clientKey, sni)",
         ),
         (
             "{\"requests\": [{\"url\": \"http://h/\"},\n {\"url\": \"http://h/\"}]}",

@@ -17,6 +17,8 @@ pub enum Phase {
     Down,
     /// A non-blocking connect is in progress.
     Connecting,
+    /// Connected; the TLS handshake is in progress.
+    Handshaking,
     /// Connected: requests may be written and responses read.
     Open,
 }
@@ -139,7 +141,7 @@ impl<S: Read + Write> Conn<S> {
     pub fn room(&self) -> usize {
         match self.phase {
             Phase::Open => self.depth - self.inflight.len(),
-            Phase::Down | Phase::Connecting => 0,
+            Phase::Down | Phase::Connecting | Phase::Handshaking => 0,
         }
     }
 
@@ -164,7 +166,12 @@ impl<S: Read + Write> Conn<S> {
         self.phase = Phase::Connecting;
     }
 
-    /// The connect finished.
+    /// The TCP connect finished; a TLS handshake follows.
+    pub fn handshaking(&mut self) {
+        self.phase = Phase::Handshaking;
+    }
+
+    /// The connect (and handshake) finished.
     pub fn established(&mut self) {
         self.phase = Phase::Open;
         self.ever_connected = true;
@@ -412,9 +419,12 @@ impl<S: Read + Write> Conn<S> {
     }
 }
 
-/// Maps an I/O error to its kind: resets (and their cousins) are `reset`, the rest is the
-/// direction's own kind.
+/// Maps an I/O error to its kind: a TLS failure is its own kind, resets (and their
+/// cousins) are `reset`, the rest is the direction's own kind.
 pub fn io_error_kind(e: &io::Error, otherwise: ErrorKind) -> ErrorKind {
+    if let Some(kind) = super::transport::tls_fault_kind(e) {
+        return kind;
+    }
     match e.kind() {
         io::ErrorKind::ConnectionReset
         | io::ErrorKind::ConnectionAborted

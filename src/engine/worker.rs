@@ -15,6 +15,7 @@
 
 use super::conn::{Conn, InFlight, Outcome, Phase};
 use super::progress::{Control, PUBLISH_EVERY_NS};
+use super::transport::{Progress, TlsTarget, Transport};
 use crate::http::response::Limits;
 use crate::rate::bucket::Bucket;
 use crate::rate::swrr::Swrr;
@@ -174,6 +175,8 @@ pub struct PoolPlan {
     pub connections: usize,
     /// Autoscale may grow an open pool up to this many connections.
     pub max_connections: usize,
+    /// https: the TLS set-up of this pool's origin (this worker's own config).
+    pub tls: Option<TlsTarget>,
 }
 
 /// What one worker does.
@@ -196,7 +199,11 @@ pub struct WorkerPlan {
 
 /// One connection slot: the connection, its pool, and its single pending timer.
 struct Slot {
-    conn: Conn<TcpStream>,
+    conn: Conn<Transport>,
+    /// When the current connect (then the TLS handshake) started.
+    started_ns: u64,
+    /// The connection is new and no response byte has arrived yet (time to first byte).
+    first_byte: bool,
     timer: Option<TimerId>,
     pool: usize,
     /// Queued in its open pool's `free` connections.
@@ -230,6 +237,7 @@ struct Waiting {
 
 struct Pool {
     addr: SocketAddr,
+    tls: Option<TlsTarget>,
     /// Closed pools: the weighted picker and the endpoints it picks from.
     closed: Option<(Swrr, Vec<usize>)>,
     /// Open pools: connections that have room, first come first served so that with
@@ -330,6 +338,7 @@ pub fn run(plan: &WorkerPlan, control: &Control, origin: Instant) -> io::Result<
             };
             Pool {
                 addr: p.addr,
+                tls: p.tls.clone(),
                 closed,
                 free: VecDeque::with_capacity(p.max_connections.max(p.connections)),
                 waiting: VecDeque::with_capacity(waiting_cap),
@@ -728,11 +737,19 @@ impl Worker<'_> {
         let Some(slot) = self.slots.get_mut(key) else {
             return;
         };
+        let mut outcome = Outcome::Open;
         if slot.conn.write_pending() {
-            let outcome = slot.conn.flush(&self.reqs, &mut self.stats);
-            if outcome != Outcome::Open {
-                self.closed(key, outcome, now);
+            outcome = slot.conn.flush(&self.reqs, &mut self.stats);
+        }
+        // TLS records still waiting for the socket (a no-op on plain TCP).
+        if outcome == Outcome::Open {
+            if let Some(Err(e)) = slot.conn.io.as_mut().map(std::io::Write::flush) {
+                let kind = super::conn::io_error_kind(&e, ErrorKind::Write);
+                outcome = slot.conn.fail(kind, &mut self.stats);
             }
+        }
+        if outcome != Outcome::Open {
+            self.closed(key, outcome, now);
         }
     }
 
@@ -778,6 +795,7 @@ impl Worker<'_> {
                     self.on_connect_ready(key, clean, now);
                 }
             }
+            Phase::Handshaking => self.drive_handshake(key, now),
             Phase::Open => {
                 let readable = ev.is_readable() || ev.is_read_closed() || ev.is_error();
                 // A connection in the hot list is read there, in turn.
@@ -798,10 +816,26 @@ impl Worker<'_> {
         let Some(slot) = self.slots.get_mut(key) else {
             return false;
         };
-        match slot
+        let first_sent = slot.first_byte.then(|| slot.conn.oldest_sent());
+        let before = self.stats.bytes_read;
+        let outcome = slot
             .conn
-            .on_readable(&mut self.scratch, now, drain, &mut self.stats)
-        {
+            .on_readable(&mut self.scratch, now, drain, &mut self.stats);
+        if let Some(sent) = first_sent {
+            if self.stats.bytes_read > before {
+                slot.first_byte = false;
+                if let Some(sent) = sent {
+                    self.stats.record_first_byte(now.saturating_sub(sent));
+                }
+            }
+        }
+        match outcome {
+            // TLS: the end of the stream came with the last bytes; no event will say so.
+            Outcome::Open if slot.conn.io.as_ref().is_some_and(Transport::read_pending) => {
+                slot.hot = Some(drain);
+                self.hot.push(key);
+                true
+            }
             Outcome::Open => true,
             Outcome::Yield => {
                 slot.hot = Some(drain);
@@ -857,7 +891,7 @@ impl Worker<'_> {
         let Some(slot) = self.slots.get_mut(key) else {
             return;
         };
-        let Some(stream) = slot.conn.io.as_ref() else {
+        let Some(stream) = slot.conn.io.as_ref().map(Transport::tcp) else {
             return;
         };
         let failed = match stream.take_error() {
@@ -881,6 +915,50 @@ impl Worker<'_> {
             return;
         }
         let _ = stream.set_nodelay(true);
+        self.stats
+            .record_connect(now.saturating_sub(slot.started_ns));
+        if slot.conn.io.as_ref().is_some_and(Transport::is_tls) {
+            // The connect timer keeps running: it covers the handshake too. (Handshake
+            // times use their own clock reads: one call may do the whole handshake.)
+            slot.started_ns = clock(self.origin);
+            slot.conn.handshaking();
+            self.drive_handshake(key, now);
+            return;
+        }
+        self.on_established(key, now);
+    }
+
+    /// Moves the TLS handshake of `key` on; when it is done the connection opens.
+    fn drive_handshake(&mut self, key: usize, now: u64) {
+        let Some(slot) = self.slots.get_mut(key) else {
+            return;
+        };
+        let Some(io) = slot.conn.io.as_mut() else {
+            return;
+        };
+        match io.handshake() {
+            Progress::Pending => {}
+            Progress::Done { resumed } => {
+                let took = clock(self.origin).saturating_sub(slot.started_ns);
+                self.stats.record_handshake(took, resumed);
+                self.on_established(key, now);
+            }
+            Progress::Failed(kind) => {
+                slot.conn.failures = slot.conn.failures.saturating_add(1);
+                self.stats.record_conn_error(kind);
+                self.connect_failures += 1;
+                self.drop_socket(key);
+                self.back_off(key, now, kind);
+            }
+        }
+    }
+
+    /// `key` is connected (and its TLS handshake done): requests may go.
+    fn on_established(&mut self, key: usize, now: u64) {
+        let Some(slot) = self.slots.get_mut(key) else {
+            return;
+        };
+        slot.first_byte = true;
         if slot.conn.ever_connected {
             self.stats.reconnects += 1;
         } else {
@@ -905,14 +983,20 @@ impl Worker<'_> {
         slot.timer = None;
         match slot.conn.phase {
             Phase::Down => self.connect(key, now),
-            Phase::Connecting => {
+            Phase::Connecting | Phase::Handshaking => {
+                // A handshake that outlasts the connect timeout is a TLS failure.
+                let kind = if slot.conn.phase == Phase::Connecting {
+                    let pool = slot.pool;
+                    self.pools[pool].connecting = self.pools[pool].connecting.saturating_sub(1);
+                    ErrorKind::ConnectTimeout
+                } else {
+                    ErrorKind::TlsHandshake
+                };
                 slot.conn.failures = slot.conn.failures.saturating_add(1);
-                self.stats.record_conn_error(ErrorKind::ConnectTimeout);
+                self.stats.record_conn_error(kind);
                 self.connect_failures += 1;
-                let pool = slot.pool;
-                self.pools[pool].connecting = self.pools[pool].connecting.saturating_sub(1);
                 self.drop_socket(key);
-                self.back_off(key, now, ErrorKind::ConnectTimeout);
+                self.back_off(key, now, kind);
             }
             Phase::Open => {
                 let Some(oldest) = slot.conn.oldest() else {
@@ -949,7 +1033,13 @@ impl Worker<'_> {
             return;
         };
         let failures = slot.conn.failures;
-        let connect_kind = matches!(kind, ErrorKind::Connect | ErrorKind::ConnectTimeout);
+        let connect_kind = matches!(
+            kind,
+            ErrorKind::Connect
+                | ErrorKind::ConnectTimeout
+                | ErrorKind::TlsHandshake
+                | ErrorKind::TlsCert
+        );
         let delay = if kind == ErrorKind::Timeout || (failures <= 1 && !connect_kind) {
             // A timeout already waited its time, and one failure after successes is a
             // glitch: replace the connection at once.
@@ -982,6 +1072,8 @@ impl Worker<'_> {
     fn add_slot(&mut self, p: usize, now: u64) {
         let key = self.slots.insert(Slot {
             conn: Conn::new(self.plan.pipelining, self.plan.limits),
+            started_ns: now,
+            first_byte: false,
             timer: None,
             pool: p,
             listed: false,
@@ -1003,7 +1095,8 @@ impl Worker<'_> {
         if let Some(id) = slot.timer.take() {
             self.wheel.cancel(id);
         }
-        let addr = self.pools[slot.pool].addr;
+        let pool = &self.pools[slot.pool];
+        let addr = pool.addr;
         slot.generation = slot.generation.wrapping_add(1);
         let tok = token(key, slot.generation);
         let registered = TcpStream::connect(addr).and_then(|mut s| {
@@ -1012,20 +1105,24 @@ impl Worker<'_> {
                 .register(&mut s, tok, Interest::READABLE | Interest::WRITABLE)
                 .map(|()| s)
         });
-        match registered {
-            Ok(s) => {
-                slot.conn.connecting(s);
+        let transport = registered
+            .map_err(|_| ErrorKind::Connect)
+            .and_then(|s| Transport::new(s, pool.tls.as_ref()));
+        match transport {
+            Ok(io) => {
+                slot.conn.connecting(io);
+                slot.started_ns = clock(self.origin);
                 self.pools[slot.pool].connecting += 1;
                 slot.timer = Some(
                     self.wheel
                         .schedule(now.saturating_add(self.connect_timeout_ns), key),
                 );
             }
-            Err(_) => {
+            Err(kind) => {
                 slot.conn.failures = slot.conn.failures.saturating_add(1);
-                self.stats.record_conn_error(ErrorKind::Connect);
+                self.stats.record_conn_error(kind);
                 self.connect_failures += 1;
-                self.back_off(key, now, ErrorKind::Connect);
+                self.back_off(key, now, kind);
             }
         }
     }

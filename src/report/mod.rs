@@ -195,6 +195,9 @@ pub fn warnings(s: &Summary) -> Vec<String> {
             ));
         }
     }
+    if s.tls.is_some_and(|t| t.insecure) {
+        out.push("server certificates were NOT verified (--insecure)".to_string());
+    }
     if let Some(why) = &s.health.bottleneck {
         out.push(format!("the client was the bottleneck: {why}"));
     }

@@ -69,18 +69,8 @@ fn requests() -> Value {
 }
 
 fn errors(desc: &str) -> Value {
-    let kinds = [
-        "connect",
-        "connect_timeout",
-        "timeout",
-        "read",
-        "write",
-        "reset",
-        "parse",
-        "closed",
-    ];
     let mut props = serde_json::Map::new();
-    for k in kinds {
+    for k in crate::stats::ErrorKind::ALL.map(crate::stats::ErrorKind::name) {
         props.insert(k.into(), int(&format!("Errors of kind {k}.")));
     }
     object(desc, Value::Object(props))
@@ -232,6 +222,20 @@ pub fn summary() -> Value {
                 "reconnects": int("Connects beyond the first of each slot."),
                 "autoscaled": int("Connections opened by --autoscale."),
             })),
+            "connect_us": latency("TCP connect time of every successful connect, µs."),
+            "first_byte_us": latency("Time to first byte: from the first request of each new connection to the first byte of its response, µs."),
+            "tls": {
+                "type": ["object", "null"],
+                "description": "Runs with an https endpoint: handshake counts and times (null otherwise).",
+                "additionalProperties": false,
+                "required": ["handshakes", "resumed", "insecure", "handshake_us"],
+                "properties": {
+                    "handshakes": int("Completed TLS handshakes."),
+                    "resumed": int("Handshakes that resumed a session."),
+                    "insecure": {"type": "boolean", "description": "--insecure: server certificates were not verified."},
+                    "handshake_us": latency("Handshake time, from the TCP connect to the end of the TLS handshake, µs."),
+                }
+            },
             "endpoints": {"type": "array", "items": endpoint, "description": "Per endpoint, in config order."},
             "early_exit": {"type": ["string", "null"], "description": "Which early-exit rule stopped the run, with its figures."},
             "interrupted": {"type": "boolean", "description": "SIGINT or SIGTERM stopped the run before its end."},

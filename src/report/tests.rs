@@ -73,6 +73,56 @@ fn text(s: &Summary) -> String {
 }
 
 #[test]
+fn tls_lines_show_handshakes_and_insecure() {
+    let mut st = WorkerStats::new(1);
+    st.record_sent(0);
+    st.record_response(0, 200, 1_000_000, 1_000_000);
+    st.record_connect(150_000);
+    st.record_first_byte(3_000_000);
+    st.record_handshake(2_000_000, false);
+    st.record_handshake(900_000, true);
+    st.record_failed(0, ErrorKind::TlsCert);
+    let mut p = plan(&[("https://127.0.0.1:8443/", None)], 2);
+    let s = summary(&st, &p, 1, 1.0);
+    let t = s.tls.expect("an https run has a TLS summary");
+    assert_eq!((t.handshakes, t.resumed, t.insecure), (2, 1, false));
+    schema::check(&schema::summary(), &serde_json::to_value(&s).unwrap(), "$").unwrap();
+    let out = text(&s);
+    for needle in [
+        "Connect      p50 150µs, p99 150µs, max 150µs (TCP connect)",
+        "First byte   p50 3.00ms, p99 3.00ms, max 3.00ms (new connections)",
+        "TLS          2 handshakes, 1 resumed, p50 900µs, p99 2.00ms, max 2.00ms",
+        "tls_cert: 1",
+    ] {
+        assert!(out.contains(needle), "missing {needle:?} in\n{out}");
+    }
+    assert!(!out.contains("NOT verified"));
+    p.tls.insecure = true;
+    let out = text(&summary(&st, &p, 1, 1.0));
+    assert!(
+        out.contains("certificates NOT verified (--insecure)"),
+        "{out}"
+    );
+    // Every format says so: it is one of the warnings.
+    let s = summary(&st, &p, 1, 1.0);
+    assert!(s
+        .warnings
+        .iter()
+        .any(|w| w == "server certificates were NOT verified (--insecure)"));
+    for name in ["report.md", "report.html"] {
+        assert!(
+            render_to_string(&s, name).contains("NOT verified (--insecure)"),
+            "{name}"
+        );
+    }
+    // A plain-http run has no TLS part.
+    let p = plan(&[("http://127.0.0.1:8080/", None)], 2);
+    let s = summary(&st, &p, 1, 1.0);
+    assert!(s.tls.is_none());
+    assert!(!text(&s).contains("TLS  "));
+}
+
+#[test]
 fn text_report_has_every_part_and_fits_80_columns() {
     let text = text(&sample());
     for needle in [

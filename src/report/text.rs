@@ -227,6 +227,43 @@ fn summary(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
             grouped(c.autoscaled)
         )?;
     }
+    if s.connect_us.max > 0 {
+        let l = &s.connect_us;
+        writeln!(
+            out,
+            "  Connect      p50 {}, p99 {}, max {} (TCP connect)",
+            us(l.p50),
+            us(l.p99),
+            us(l.max)
+        )?;
+    }
+    if s.first_byte_us.max > 0 {
+        let l = &s.first_byte_us;
+        writeln!(
+            out,
+            "  First byte   p50 {}, p99 {}, max {} (new connections)",
+            us(l.p50),
+            us(l.p99),
+            us(l.max)
+        )?;
+    }
+    if let Some(t) = &s.tls {
+        let l = &t.handshake_us;
+        let times = if t.handshakes > 0 {
+            format!(", p50 {}, p99 {}, max {}", us(l.p50), us(l.p99), us(l.max))
+        } else {
+            String::new()
+        };
+        writeln!(
+            out,
+            "  TLS          {} handshakes, {} resumed{times}",
+            grouped(t.handshakes),
+            grouped(t.resumed)
+        )?;
+        if t.insecure {
+            writeln!(out, "               certificates NOT verified (--insecure)")?;
+        }
+    }
     let h = &s.health;
     if h.loop_turns > 0 {
         writeln!(

@@ -3,6 +3,9 @@
 //! Every server binds 127.0.0.1 on an ephemeral port; every run is bounded in time.
 #![allow(dead_code)]
 
+#[cfg(feature = "tls")]
+pub mod tls;
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -226,13 +229,19 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 pub struct Nginx {
     child: Child,
     pub port: u16,
-    dir: PathBuf,
+    pub dir: PathBuf,
 }
 
 impl Nginx {
     /// Starts nginx if it is installed. Without nginx: `None`, unless `CI` is set, where
     /// a missing nginx fails the test (CI must install it).
     pub fn start() -> Option<Nginx> {
+        Nginx::start_with(|_| String::new())
+    }
+
+    /// Like `start`, with more server blocks: `extra(dir)` returns them (it may write
+    /// files, certificates say, into nginx's directory `dir` first).
+    pub fn start_with(extra: impl FnOnce(&std::path::Path) -> String) -> Option<Nginx> {
         let exe = ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
             .into_iter()
             .map(PathBuf::from)
@@ -252,6 +261,7 @@ impl Nginx {
             std::fs::create_dir_all(dir.join(d)).unwrap();
         }
         std::fs::write(dir.join("www/4k"), vec![b'x'; 4096]).unwrap();
+        let extra = extra(&dir);
         let conf = format!(
             r#"daemon off;
 master_process off;
@@ -282,6 +292,7 @@ http {{
         }}
         location = /status {{ stub_status; }}
     }}
+{extra}
 }}
 "#
         );
