@@ -200,6 +200,42 @@ fn bad_certificates_are_one_setup_error_and_insecure_passes_them() {
 }
 
 #[test]
+fn a_self_signed_ca_certificate_is_a_setup_error_that_says_why() {
+    // What `openssl req -x509` makes: self-signed, basicConstraints CA:TRUE. webpki
+    // never accepts a CA certificate as the server's own, even when --cacert trusts it,
+    // so the usual hint ("trust its CA with --cacert") would send the user in circles.
+    let certs = Certs::make("selfca");
+    let mut p =
+        rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = p.self_signed(&key).unwrap();
+    let pair = common::tls::Pair {
+        cert: certs.dir.join("self-ca.pem"),
+        key: certs.dir.join("self-ca.key"),
+    };
+    std::fs::write(&pair.cert, cert.pem()).unwrap();
+    std::fs::write(&pair.key, key.serialize_pem()).unwrap();
+    let server = TlsServer::start(ServerOptions::new(&pair));
+    let url = server.url("/");
+    for trusted in [false, true] {
+        let mut args = vec!["-n", "1", &url];
+        if trusted {
+            args.extend(["--cacert", path(&pair.cert)]);
+        }
+        let err = setup_error(&args);
+        assert!(err.contains("is a CA certificate"), "{trusted}: {err}");
+        assert!(
+            !err.contains("trust its CA with --cacert"),
+            "{trusted}: {err}"
+        );
+        assert!(err.contains("--insecure"), "{trusted}: {err}");
+    }
+    let v = tressi_json(&["-n", "20", "-c", "2", "--insecure", &url]);
+    assert_eq!(count(&v, &["requests", "completed"]), 20, "{v}");
+}
+
+#[test]
 fn a_certificate_that_goes_bad_mid_run_is_counted_as_tls_cert() {
     let certs = Certs::make("switch");
     for (what, then) in [

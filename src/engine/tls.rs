@@ -226,6 +226,14 @@ impl TlsTarget {
                     ));
                 }
                 let hint = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+                    // The usual `openssl req -x509` self-signed certificate: trusting it
+                    // with --cacert does not help, so the usual hint would mislead.
+                    Some(te) if ca_as_end_entity(te) => {
+                        " (the server's certificate is a CA certificate, basicConstraints \
+                         CA:TRUE, which is never accepted as a server's own certificate, \
+                         even with --cacert: serve a leaf certificate signed by it, or skip \
+                         verification with --insecure)"
+                    }
                     Some(te) if error_kind(te, true) == ErrorKind::TlsCert => {
                         " (trust its CA with --cacert FILE, or skip verification with --insecure)"
                     }
@@ -236,6 +244,16 @@ impl TlsTarget {
         }
         Ok(())
     }
+}
+
+/// True when the server's certificate was refused for being a CA certificate (webpki's
+/// `CaUsedAsEndEntity`, which rustls passes on only as an opaque `Other` error).
+fn ca_as_end_entity(e: &rustls::Error) -> bool {
+    matches!(
+        e,
+        rustls::Error::InvalidCertificate(rustls::CertificateError::Other(o))
+            if format!("{o:?}").contains("CaUsedAsEndEntity")
+    )
 }
 
 /// Which error kind a rustls error counts as. Certificate problems (either side's) are
