@@ -433,6 +433,30 @@ fn bad_tls_files_are_setup_errors() {
         err.contains("--key"),
         "a certificate file without its key: {err}"
     );
+    // An encrypted key (what `openssl pkey -aes256` writes) is said to be one.
+    let encrypted = certs.dir.join("encrypted.key");
+    std::fs::write(
+        &encrypted,
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHDBOBgkqhkiG9w0BBQ0wQTApBgkqhkiG9w0BBQwwHAQI\n-----END ENCRYPTED PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let err = setup_error(&[
+        "-n",
+        "1",
+        "--insecure",
+        "--cert",
+        path(&certs.client.cert),
+        "--key",
+        path(&encrypted),
+        &url,
+    ]);
+    assert!(
+        err.contains(&format!(
+            "--key '{}': the private key is encrypted",
+            encrypted.display()
+        )),
+        "{err}"
+    );
     let err = setup_error(&["-n", "1", "--insecure", "--sni", "not a name", &url]);
     assert!(err.contains("not a valid TLS server name"), "{err}");
 }

@@ -92,7 +92,7 @@ impl Material {
                     None => (shown.to_string(), pem),
                 };
                 let key = PrivateKeyDer::from_pem_slice(&kpem)
-                    .map_err(|e| format!("--key '{kpath}': no usable private key: {e}"))?;
+                    .map_err(|e| key_error(key.is_some(), &kpath, &kpem, &e.to_string()))?;
                 Some((chain, key))
             }
             (None, Some(_)) => return Err("--key needs --cert".into()),
@@ -130,6 +130,23 @@ impl Material {
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         config.resumption = Resumption::in_memory_sessions(SESSIONS);
         Ok(Arc::new(config))
+    }
+}
+
+/// The set-up error for a key file with no usable key in it: an encrypted key (PKCS#8
+/// `ENCRYPTED PRIVATE KEY` or a legacy `Proc-Type: 4,ENCRYPTED` one) is said to be one,
+/// and without `--key` (the key looked for in the `--cert` file) the flag to use is named.
+fn key_error(given: bool, path: &str, pem: &[u8], why: &str) -> String {
+    if pem.windows(9).any(|w| w == b"ENCRYPTED") {
+        let flag = if given { "--key" } else { "--cert" };
+        format!(
+            "{flag} '{path}': the private key is encrypted; tressi reads unencrypted keys \
+             only (decrypt it: openssl pkey -in KEY -out PLAIN)"
+        )
+    } else if given {
+        format!("--key '{path}': no usable private key: {why}")
+    } else {
+        format!("--cert '{path}': no private key in it; give it with --key FILE")
     }
 }
 
@@ -809,6 +826,28 @@ mod tests {
             ..TlsOptions::default()
         };
         assert_eq!(Material::load(&opts).unwrap_err(), "--key needs --cert");
+        let encrypted: [(&str, &[u8]); 2] = [
+            ("pkcs8", b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n"),
+            ("legacy", b"-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00\n\nMIIB\n-----END RSA PRIVATE KEY-----\n"),
+        ];
+        for (what, pem) in encrypted {
+            for (given, flag) in [(true, "--key"), (false, "--cert")] {
+                let e = key_error(given, "k.pem", pem, "x");
+                assert!(
+                    e.starts_with(&format!("{flag} 'k.pem': the private key is encrypted")),
+                    "{what}: {e}"
+                );
+            }
+        }
+        let none = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        assert_eq!(
+            key_error(false, "c.pem", none, "no items found"),
+            "--cert 'c.pem': no private key in it; give it with --key FILE"
+        );
+        assert_eq!(
+            key_error(true, "k.pem", none, "no items found"),
+            "--key 'k.pem': no usable private key: no items found"
+        );
         assert!(Material::load(&TlsOptions::default()).is_ok());
     }
 }
