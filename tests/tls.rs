@@ -315,6 +315,43 @@ fn a_server_that_never_answers_the_handshake_is_a_setup_error() {
 }
 
 #[test]
+fn a_server_that_dribbles_its_handshake_is_a_setup_error_within_the_connect_timeout() {
+    // Answers the ClientHello with the header of a full-size handshake record, then one
+    // byte every 10 ms (16 KiB would take minutes): every read gets something, so only a
+    // deadline on the whole handshake ends the probe.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}/", listener.local_addr().unwrap());
+    let dribble = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        // The set-up's TCP probe connects and closes: the TLS probe is the one that
+        // says something.
+        let mut s = loop {
+            let (mut s, _) = listener.accept().unwrap();
+            if s.read(&mut [0u8; 4096]).unwrap_or(0) > 0 {
+                break s;
+            }
+        };
+        let _ = s.write_all(&[0x16, 0x03, 0x03, 0x40, 0x00]);
+        for _ in 0..1000 {
+            std::thread::sleep(Duration::from_millis(10));
+            if s.write_all(&[0]).is_err() {
+                return;
+            }
+        }
+    });
+    let start = std::time::Instant::now();
+    let err = setup_error(&["-n", "1", "--connect-timeout", "300ms", "--insecure", &url]);
+    let took = start.elapsed();
+    assert!(
+        err.trim_end()
+            .ends_with("TLS handshake failed: not done within 300ms (--connect-timeout)"),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(3), "the probe took {took:?}");
+    dribble.join().unwrap();
+}
+
+#[test]
 fn a_handshake_that_outlasts_the_connect_timeout_is_counted_as_tls_handshake() {
     let certs = Certs::make("stall");
     // The set-up's two connections (the TCP probe, then the TLS probe) are answered;

@@ -220,46 +220,88 @@ impl TlsTarget {
     }
 
     /// The set-up's check: a blocking handshake with `addr`, so that a certificate
-    /// nothing could accept is one clear error before the run.
+    /// nothing could accept is one clear error before the run. `left` says how much of
+    /// the `timeout` the handshake has left (the caller owns the clock): the whole
+    /// handshake must end within it, however slowly the server dribbles its bytes.
     pub fn probe(
         &self,
         addr: std::net::SocketAddr,
         timeout: std::time::Duration,
+        mut left: impl FnMut() -> std::time::Duration,
     ) -> Result<(), String> {
         let mut sock = std::net::TcpStream::connect_timeout(&addr, timeout)
             .map_err(|e| format!("{addr}: {e}"))?;
-        let _ = sock.set_read_timeout(Some(timeout));
-        let _ = sock.set_write_timeout(Some(timeout));
         let mut tls = ClientConnection::new(self.config.clone(), self.name.clone())
             .map_err(|e| format!("TLS: {e}"))?;
+        let mut answered = false;
         while tls.is_handshaking() {
-            if let Err(e) = tls.complete_io(&mut sock) {
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) {
-                    return Err(format!(
-                        "TLS handshake failed: no answer within {timeout:?} (--connect-timeout)"
-                    ));
+            let budget = left();
+            let late = || {
+                let what = if answered { "not done" } else { "no answer" };
+                format!("TLS handshake failed: {what} within {timeout:?} (--connect-timeout)")
+            };
+            if budget.is_zero() {
+                return Err(late());
+            }
+            let _ = sock.set_read_timeout(Some(budget));
+            let _ = sock.set_write_timeout(Some(budget));
+            match probe_step(&mut tls, &mut sock) {
+                Ok(read) => answered |= read > 0,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(late());
                 }
-                let hint = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                    // The usual `openssl req -x509` self-signed certificate: trusting it
-                    // with --cacert does not help, so the usual hint would mislead.
-                    Some(te) if ca_as_end_entity(te) => {
-                        " (the server's certificate is a CA certificate, basicConstraints \
-                         CA:TRUE, which is never accepted as a server's own certificate, \
-                         even with --cacert: serve a leaf certificate signed by it, or skip \
-                         verification with --insecure)"
-                    }
-                    Some(te) if error_kind(te, true) == ErrorKind::TlsCert => {
-                        " (trust its CA with --cacert FILE, or skip verification with --insecure)"
-                    }
-                    _ => "",
-                };
-                return Err(format!("TLS handshake failed: {e}{hint}"));
+                Err(e) => {
+                    let hint = probe_hint(&e);
+                    return Err(format!("TLS handshake failed: {e}{hint}"));
+                }
             }
         }
+        // Our last handshake message (Finished), best effort.
+        while tls.wants_write() && matches!(tls.write_tls(&mut sock), Ok(n) if n > 0) {}
         Ok(())
+    }
+}
+
+/// One step of the probe's blocking handshake: sends what is due, then reads once (what
+/// rustls' `complete_io` does, but it loops until the handshake is done, so no deadline
+/// could be checked between reads). Returns the bytes read.
+fn probe_step(tls: &mut ClientConnection, sock: &mut std::net::TcpStream) -> io::Result<usize> {
+    while tls.wants_write() {
+        tls.write_tls(sock)?;
+    }
+    if !tls.wants_read() {
+        return Ok(0);
+    }
+    let n = tls.read_tls(sock)?;
+    if n == 0 {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    if let Err(e) = tls.process_new_packets() {
+        let _ = tls.write_tls(sock); // the alert, best effort
+        return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+    }
+    Ok(n)
+}
+
+/// What to say after a failed probe handshake, if the error suggests a way out.
+fn probe_hint(e: &io::Error) -> &'static str {
+    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        // The usual `openssl req -x509` self-signed certificate: trusting it with
+        // --cacert does not help, so the usual hint would mislead.
+        Some(te) if ca_as_end_entity(te) => {
+            " (the server's certificate is a CA certificate, basicConstraints CA:TRUE, \
+             which is never accepted as a server's own certificate, even with --cacert: \
+             serve a leaf certificate signed by it, or skip verification with --insecure)"
+        }
+        Some(te) if error_kind(te, true) == ErrorKind::TlsCert => {
+            " (trust its CA with --cacert FILE, or skip verification with --insecure)"
+        }
+        _ => "",
     }
 }
 
