@@ -388,8 +388,15 @@ impl TlsSetUp {
         };
         let name = tls::server_name(&t.host, plan.tls.sni.as_deref()).map_err(Error::Setup)?;
         let target = tls::TlsTarget::new(name, material).map_err(Error::Setup)?;
+        // The TCP connect and the handshake each get --connect-timeout.
+        let mut deadline = None;
+        let left = || {
+            let now = std::time::Instant::now();
+            let end = *deadline.get_or_insert(now + plan.connect_timeout);
+            end.saturating_duration_since(now)
+        };
         target
-            .probe(addr, plan.connect_timeout)
+            .probe(addr, plan.connect_timeout, left)
             .map_err(|e| Error::Setup(format!("cannot connect to {}: {e}", t.url())))?;
         Ok(Some(target))
     }

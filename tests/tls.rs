@@ -200,6 +200,42 @@ fn bad_certificates_are_one_setup_error_and_insecure_passes_them() {
 }
 
 #[test]
+fn a_self_signed_ca_certificate_is_a_setup_error_that_says_why() {
+    // What `openssl req -x509` makes: self-signed, basicConstraints CA:TRUE. webpki
+    // never accepts a CA certificate as the server's own, even when --cacert trusts it,
+    // so the usual hint ("trust its CA with --cacert") would send the user in circles.
+    let certs = Certs::make("selfca");
+    let mut p =
+        rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = p.self_signed(&key).unwrap();
+    let pair = common::tls::Pair {
+        cert: certs.dir.join("self-ca.pem"),
+        key: certs.dir.join("self-ca.key"),
+    };
+    std::fs::write(&pair.cert, cert.pem()).unwrap();
+    std::fs::write(&pair.key, key.serialize_pem()).unwrap();
+    let server = TlsServer::start(ServerOptions::new(&pair));
+    let url = server.url("/");
+    for trusted in [false, true] {
+        let mut args = vec!["-n", "1", &url];
+        if trusted {
+            args.extend(["--cacert", path(&pair.cert)]);
+        }
+        let err = setup_error(&args);
+        assert!(err.contains("is a CA certificate"), "{trusted}: {err}");
+        assert!(
+            !err.contains("trust its CA with --cacert"),
+            "{trusted}: {err}"
+        );
+        assert!(err.contains("--insecure"), "{trusted}: {err}");
+    }
+    let v = tressi_json(&["-n", "20", "-c", "2", "--insecure", &url]);
+    assert_eq!(count(&v, &["requests", "completed"]), 20, "{v}");
+}
+
+#[test]
 fn a_certificate_that_goes_bad_mid_run_is_counted_as_tls_cert() {
     let certs = Certs::make("switch");
     for (what, then) in [
@@ -276,6 +312,43 @@ fn a_server_that_never_answers_the_handshake_is_a_setup_error() {
         "{err}"
     );
     hold.join().unwrap();
+}
+
+#[test]
+fn a_server_that_dribbles_its_handshake_is_a_setup_error_within_the_connect_timeout() {
+    // Answers the ClientHello with the header of a full-size handshake record, then one
+    // byte every 10 ms (16 KiB would take minutes): every read gets something, so only a
+    // deadline on the whole handshake ends the probe.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}/", listener.local_addr().unwrap());
+    let dribble = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        // The set-up's TCP probe connects and closes: the TLS probe is the one that
+        // says something.
+        let mut s = loop {
+            let (mut s, _) = listener.accept().unwrap();
+            if s.read(&mut [0u8; 4096]).unwrap_or(0) > 0 {
+                break s;
+            }
+        };
+        let _ = s.write_all(&[0x16, 0x03, 0x03, 0x40, 0x00]);
+        for _ in 0..1000 {
+            std::thread::sleep(Duration::from_millis(10));
+            if s.write_all(&[0]).is_err() {
+                return;
+            }
+        }
+    });
+    let start = std::time::Instant::now();
+    let err = setup_error(&["-n", "1", "--connect-timeout", "300ms", "--insecure", &url]);
+    let took = start.elapsed();
+    assert!(
+        err.trim_end()
+            .ends_with("TLS handshake failed: not done within 300ms (--connect-timeout)"),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(3), "the probe took {took:?}");
+    dribble.join().unwrap();
 }
 
 #[test]
@@ -396,6 +469,30 @@ fn bad_tls_files_are_setup_errors() {
     assert!(
         err.contains("--key"),
         "a certificate file without its key: {err}"
+    );
+    // An encrypted key (what `openssl pkey -aes256` writes) is said to be one.
+    let encrypted = certs.dir.join("encrypted.key");
+    std::fs::write(
+        &encrypted,
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIFHDBOBgkqhkiG9w0BBQ0wQTApBgkqhkiG9w0BBQwwHAQI\n-----END ENCRYPTED PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let err = setup_error(&[
+        "-n",
+        "1",
+        "--insecure",
+        "--cert",
+        path(&certs.client.cert),
+        "--key",
+        path(&encrypted),
+        &url,
+    ]);
+    assert!(
+        err.contains(&format!(
+            "--key '{}': the private key is encrypted",
+            encrypted.display()
+        )),
+        "{err}"
     );
     let err = setup_error(&["-n", "1", "--insecure", "--sni", "not a name", &url]);
     assert!(err.contains("not a valid TLS server name"), "{err}");

@@ -92,7 +92,7 @@ impl Material {
                     None => (shown.to_string(), pem),
                 };
                 let key = PrivateKeyDer::from_pem_slice(&kpem)
-                    .map_err(|e| format!("--key '{kpath}': no usable private key: {e}"))?;
+                    .map_err(|e| key_error(key.is_some(), &kpath, &kpem, &e.to_string()))?;
                 Some((chain, key))
             }
             (None, Some(_)) => return Err("--key needs --cert".into()),
@@ -130,6 +130,23 @@ impl Material {
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
         config.resumption = Resumption::in_memory_sessions(SESSIONS);
         Ok(Arc::new(config))
+    }
+}
+
+/// The set-up error for a key file with no usable key in it: an encrypted key (PKCS#8
+/// `ENCRYPTED PRIVATE KEY` or a legacy `Proc-Type: 4,ENCRYPTED` one) is said to be one,
+/// and without `--key` (the key looked for in the `--cert` file) the flag to use is named.
+fn key_error(given: bool, path: &str, pem: &[u8], why: &str) -> String {
+    if pem.windows(9).any(|w| w == b"ENCRYPTED") {
+        let flag = if given { "--key" } else { "--cert" };
+        format!(
+            "{flag} '{path}': the private key is encrypted; tressi reads unencrypted keys \
+             only (decrypt it: openssl pkey -in KEY -out PLAIN)"
+        )
+    } else if given {
+        format!("--key '{path}': no usable private key: {why}")
+    } else {
+        format!("--cert '{path}': no private key in it; give it with --key FILE")
     }
 }
 
@@ -203,39 +220,99 @@ impl TlsTarget {
     }
 
     /// The set-up's check: a blocking handshake with `addr`, so that a certificate
-    /// nothing could accept is one clear error before the run.
+    /// nothing could accept is one clear error before the run. `left` says how much of
+    /// the `timeout` the handshake has left (the caller owns the clock): the whole
+    /// handshake must end within it, however slowly the server dribbles its bytes.
     pub fn probe(
         &self,
         addr: std::net::SocketAddr,
         timeout: std::time::Duration,
+        mut left: impl FnMut() -> std::time::Duration,
     ) -> Result<(), String> {
         let mut sock = std::net::TcpStream::connect_timeout(&addr, timeout)
             .map_err(|e| format!("{addr}: {e}"))?;
-        let _ = sock.set_read_timeout(Some(timeout));
-        let _ = sock.set_write_timeout(Some(timeout));
         let mut tls = ClientConnection::new(self.config.clone(), self.name.clone())
             .map_err(|e| format!("TLS: {e}"))?;
+        let mut answered = false;
         while tls.is_handshaking() {
-            if let Err(e) = tls.complete_io(&mut sock) {
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) {
-                    return Err(format!(
-                        "TLS handshake failed: no answer within {timeout:?} (--connect-timeout)"
-                    ));
+            let budget = left();
+            let late = || {
+                let what = if answered { "not done" } else { "no answer" };
+                format!("TLS handshake failed: {what} within {timeout:?} (--connect-timeout)")
+            };
+            if budget.is_zero() {
+                return Err(late());
+            }
+            let _ = sock.set_read_timeout(Some(budget));
+            let _ = sock.set_write_timeout(Some(budget));
+            match probe_step(&mut tls, &mut sock) {
+                Ok(read) => answered |= read > 0,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(late());
                 }
-                let hint = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                    Some(te) if error_kind(te, true) == ErrorKind::TlsCert => {
-                        " (trust its CA with --cacert FILE, or skip verification with --insecure)"
-                    }
-                    _ => "",
-                };
-                return Err(format!("TLS handshake failed: {e}{hint}"));
+                Err(e) => {
+                    let hint = probe_hint(&e);
+                    return Err(format!("TLS handshake failed: {e}{hint}"));
+                }
             }
         }
+        // Our last handshake message (Finished), best effort.
+        while tls.wants_write() && matches!(tls.write_tls(&mut sock), Ok(n) if n > 0) {}
         Ok(())
     }
+}
+
+/// One step of the probe's blocking handshake: sends what is due, then reads once (what
+/// rustls' `complete_io` does, but it loops until the handshake is done, so no deadline
+/// could be checked between reads). Returns the bytes read.
+fn probe_step(tls: &mut ClientConnection, sock: &mut std::net::TcpStream) -> io::Result<usize> {
+    while tls.wants_write() {
+        tls.write_tls(sock)?;
+    }
+    if !tls.wants_read() {
+        return Ok(0);
+    }
+    let n = tls.read_tls(sock)?;
+    if n == 0 {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    if let Err(e) = tls.process_new_packets() {
+        let _ = tls.write_tls(sock); // the alert, best effort
+        return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+    }
+    Ok(n)
+}
+
+/// What to say after a failed probe handshake, if the error suggests a way out.
+fn probe_hint(e: &io::Error) -> &'static str {
+    match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
+        // The usual `openssl req -x509` self-signed certificate: trusting it with
+        // --cacert does not help, so the usual hint would mislead.
+        Some(te) if ca_as_end_entity(te) => {
+            " (the server's certificate is a CA certificate, basicConstraints CA:TRUE, \
+             which is never accepted as a server's own certificate, even with --cacert: \
+             serve a leaf certificate signed by it, or skip verification with --insecure)"
+        }
+        Some(te) if error_kind(te, true) == ErrorKind::TlsCert => {
+            " (trust its CA with --cacert FILE, or skip verification with --insecure)"
+        }
+        _ => "",
+    }
+}
+
+/// True when the server's certificate was refused for being a CA certificate (webpki's
+/// `CaUsedAsEndEntity`, which rustls passes on only as an opaque `Other` error).
+fn ca_as_end_entity(e: &rustls::Error) -> bool {
+    matches!(
+        e,
+        rustls::Error::InvalidCertificate(rustls::CertificateError::Other(o))
+            if format!("{o:?}").contains("CaUsedAsEndEntity")
+    )
 }
 
 /// Which error kind a rustls error counts as. Certificate problems (either side's) are
@@ -791,6 +868,28 @@ mod tests {
             ..TlsOptions::default()
         };
         assert_eq!(Material::load(&opts).unwrap_err(), "--key needs --cert");
+        let encrypted: [(&str, &[u8]); 2] = [
+            ("pkcs8", b"-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n"),
+            ("legacy", b"-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00\n\nMIIB\n-----END RSA PRIVATE KEY-----\n"),
+        ];
+        for (what, pem) in encrypted {
+            for (given, flag) in [(true, "--key"), (false, "--cert")] {
+                let e = key_error(given, "k.pem", pem, "x");
+                assert!(
+                    e.starts_with(&format!("{flag} 'k.pem': the private key is encrypted")),
+                    "{what}: {e}"
+                );
+            }
+        }
+        let none = b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+        assert_eq!(
+            key_error(false, "c.pem", none, "no items found"),
+            "--cert 'c.pem': no private key in it; give it with --key FILE"
+        );
+        assert_eq!(
+            key_error(true, "k.pem", none, "no items found"),
+            "--key 'k.pem': no usable private key: no items found"
+        );
         assert!(Material::load(&TlsOptions::default()).is_ok());
     }
 }
