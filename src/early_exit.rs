@@ -10,6 +10,8 @@
 //! - `ended` = requests that ended: responses of any status + failed requests.
 //! - `errors` = failed requests (connect, timeout, reset, bad response…) + responses with
 //!   a status >= 400 (4xx and 5xx, as HTTP defines an error; 1xx-3xx are not errors).
+//!   For the run-wide rule the caller also adds connection failures that ended no
+//!   request (refused connects, failed TLS handshakes) to both `errors` and `ended`.
 //! - error rate = errors / ended, over the window. It fires when it is strictly greater
 //!   than the threshold, and only once at least `MIN_ENDED_FOR_RATE` (20) requests have
 //!   ended in that window, so one early failure cannot stop a run.

@@ -293,6 +293,11 @@ impl EarlyExits {
         if let Some(g) = self.global.as_mut() {
             let all: Vec<_> = snap.endpoints.iter().collect();
             let (ended, errors, status) = totals(&all);
+            // Connection failures that ended no request (refused connects, failed TLS
+            // handshakes...) belong to no endpoint, but they are errors of the run, as
+            // the summary counts them: each is one failed attempt.
+            let failed_conns: u64 = snap.conn_errors.iter().sum();
+            let (ended, errors) = (ended + failed_conns, errors + failed_conns);
             if let Some(f) = g.observe(snap.at_ns, ended, errors, &status) {
                 return Some(f.to_string());
             }
@@ -699,6 +704,42 @@ pub fn demo_watched(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connection_failures_count_in_the_run_wide_early_exit_rule() {
+        let t = target::Target::parse("http://127.0.0.1:1/").unwrap();
+        let rule = |count, rate| plan::EarlyExit {
+            error_rate: rate,
+            error_count: count,
+            status_codes: vec![],
+            window: None,
+        };
+        // (rule, completed 200s, failed connects) -> fires?
+        let cases = [
+            (rule(Some(5), None), 100, 4, None),
+            (rule(Some(5), None), 100, 5, Some("5 errors")),
+            (rule(None, Some(0.5)), 10, 11, Some("error rate")),
+            (rule(None, Some(0.5)), 20, 19, None),
+        ];
+        for (r, ok, failed, want) in cases {
+            let mut p = Plan::new(vec![Endpoint::get(t.clone())]);
+            p.early_exit = Some(r.clone());
+            let mut exits = EarlyExits::new(&p);
+            let mut snap = Snapshot::new(1);
+            snap.at_ns = 1_000_000_000;
+            snap.endpoints[0].completed = ok;
+            snap.endpoints[0].status[200] = ok;
+            snap.conn_errors[stats::ErrorKind::TlsHandshake as usize] = failed;
+            let got = exits.check(&snap);
+            match want {
+                None => assert_eq!(got, None, "{r:?} {ok} {failed}"),
+                Some(w) => assert!(
+                    got.as_deref().is_some_and(|g| g.contains(w)),
+                    "{r:?} {ok} {failed}: {got:?}"
+                ),
+            }
+        }
+    }
 
     fn layout_of(conns: &[usize]) -> Layout {
         Layout {
