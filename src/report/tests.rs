@@ -778,3 +778,84 @@ fn escaping_helpers() {
         assert_eq!(markdown::esc(input), want, "{input:?}");
     }
 }
+
+#[test]
+fn many_endpoints_and_big_figures_keep_the_text_tables_aligned_within_80_columns() {
+    // (endpoints, figures scaled up): the numbers stay in their columns past #9 and #99,
+    // and with a day-long run at a million req/s.
+    for (n, big) in [(9usize, false), (12, false), (12, true), (120, true)] {
+        let urls: Vec<String> = (0..n).map(|i| format!("http://h/{i}")).collect();
+        let rated: Vec<(&str, Option<f64>)> = urls
+            .iter()
+            .map(|u| (u.as_str(), Some(if big { 1_234_567.0 } else { 10.0 })))
+            .collect();
+        let mut st = WorkerStats::new(n);
+        for i in 0..n {
+            st.record_sent(i);
+            st.record_response(i, 200, 1000, 1000);
+        }
+        let p = plan(&rated, n);
+        let mut s = summary(&st, &p, 1, 1.0);
+        if big {
+            for e in &mut s.endpoints {
+                e.rps = 1_234_567.8;
+                e.requests.completed = 123_456_789_012;
+                e.requests.failed = 12_345_678_901;
+                e.status.insert(200, 123_456_789_012);
+            }
+        }
+        let text = text(&s);
+        let lines: Vec<&str> = text.lines().collect();
+        // Run configuration: the method of every endpoint in one column, the lines
+        // under it in the same one.
+        let firsts: Vec<usize> = lines
+            .iter()
+            .filter(|l| l.trim_start().starts_with('#') && l.contains(" GET "))
+            .map(|l| l.find("GET").unwrap())
+            .collect();
+        assert_eq!(firsts.len(), n, "{text}");
+        assert!(firsts.iter().all(|c| *c == firsts[0]), "{firsts:?}\n{text}");
+        let rate_col = lines
+            .iter()
+            .find(|l| l.trim_start().starts_with("rate "))
+            .map(|l| l.find("rate").unwrap());
+        assert_eq!(rate_col, Some(firsts[0]), "{text}");
+        // The endpoint table: one row per endpoint, each as wide as the heading.
+        let head = lines.iter().position(|l| l.contains("Endpoint ")).unwrap();
+        let width = lines[head].chars().count();
+        for row in &lines[head + 1..head + 1 + n] {
+            assert_eq!(row.chars().count(), width, "{row:?}\n{text}");
+        }
+        // Status classes by endpoint: likewise.
+        let head = lines.iter().position(|l| l.contains("2xx")).unwrap();
+        let width = lines[head].chars().count();
+        for row in &lines[head + 1..head + 1 + n] {
+            assert_eq!(row.chars().count(), width, "{row:?}\n{text}");
+        }
+    }
+}
+
+#[test]
+fn text_cells_fit_their_columns() {
+    for (n, width, want) in [
+        (0u64, 9usize, "0"),
+        (9_999_999, 9, "9,999,999"),
+        (10_000_000, 9, "10000000"),
+        (123_456_789, 9, "123456789"),
+        (1_234_567_890, 9, "1.23G"),
+        (999_999_999_999, 8, "1.00T"),
+        (u64::MAX, 8, "18.4E"),
+    ] {
+        let got = text::count_cell(n, width);
+        assert!(got.chars().count() <= width, "{n}: {got}");
+        assert_eq!(got, want, "{n}");
+    }
+    for (r, want) in [
+        (0.0, "0.0"),
+        (181_265.7, "181265.7"),
+        (1_234_567.8, "1234568"),
+        (123_456_789.0, "123M"),
+    ] {
+        assert_eq!(text::rate_cell(r, 8), want, "{r}");
+    }
+}
