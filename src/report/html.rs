@@ -421,8 +421,8 @@ fn samples(s: &Summary, h: &mut String) -> std::fmt::Result {
                 sample.status,
                 sample.body.len(),
                 if sample.truncated { ", truncated" } else { "" },
-                esc(&sample.head),
-                esc(&sample.body)
+                esc(&super::printable(&sample.head)),
+                esc(&super::printable(&sample.body))
             )?;
         }
     }

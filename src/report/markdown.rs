@@ -443,7 +443,7 @@ fn samples(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out)?;
         writeln!(out, "### {}. {}", i + 1, esc(&endpoint_name(e)))?;
         for sample in &e.samples {
-            let text = format!("{}\n\n{}", sample.head, sample.body);
+            let text = super::printable(&format!("{}\n\n{}", sample.head, sample.body));
             let fence = fence(&text);
             writeln!(out)?;
             writeln!(

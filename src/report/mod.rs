@@ -285,6 +285,26 @@ fn write_whole(path: &Path, bytes: &[u8]) -> io::Result<()> {
     })
 }
 
+/// A sample's text as the Markdown and HTML reports show it: control characters, which
+/// a terminal would obey when the file is `cat` (`ESC [2J`, a title change, a bell) and
+/// which HTML forbids (NUL), become their visible Unicode pictures (`␛`, `␀`); C1
+/// controls become `�`. Line feeds and tabs stay, and so does a CR before a line feed.
+pub(crate) fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            '\r' if chars.peek() == Some(&'\n') => out.push(c),
+            '\u{0}'..='\u{1f}' => out.push(char::from_u32(0x2400 + c as u32).unwrap_or('?')),
+            '\u{7f}' => out.push('\u{2421}'),
+            '\u{80}'..='\u{9f}' => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// µs as a short duration ("1.23ms").
 pub(crate) fn us(v: u64) -> String {
     format_duration(Duration::from_micros(v))

@@ -859,3 +859,36 @@ fn text_cells_fit_their_columns() {
         assert_eq!(text::rate_cell(r, 8), want, "{r}");
     }
 }
+
+#[test]
+fn sample_control_characters_are_shown_not_obeyed() {
+    for (input, want) in [
+        ("plain\ttext\nline", "plain\ttext\nline"),
+        ("crlf\r\nend", "crlf\r\nend"),
+        ("lone\rcr", "lone␍cr"),
+        ("\u{1b}[2J\u{1b}]0;title\u{7}", "␛[2J␛]0;title␇"),
+        ("nul\u{0}del\u{7f}", "nul␀del␡"),
+        ("csi\u{9b}31m", "csi\u{fffd}31m"),
+        ("\u{fffd}é✓", "\u{fffd}é✓"),
+    ] {
+        assert_eq!(printable(input), want, "{input:?}");
+    }
+    // In the reports that show samples, from a server that sends escape sequences.
+    let mut s = fixture::summary();
+    s.endpoints[0].samples = vec![crate::stats::Sample {
+        status: 200,
+        head: "HTTP/1.1 200 OK\nX-Odd: \u{1b}[31m".into(),
+        body: "\u{fffd}\u{0}\u{1b}[2J\u{1b}]0;pwned\u{7}\r\nok\r".into(),
+        truncated: false,
+    }];
+    finish(&mut s, false);
+    for name in ["report.md", "report.html"] {
+        let out = render_to_string(&s, name);
+        let bad: Vec<char> = out
+            .chars()
+            .filter(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+            .collect();
+        assert!(bad.is_empty(), "{name}: {bad:?}");
+        assert!(out.contains("␛[2J␛]0;pwned␇"), "{name}");
+    }
+}
