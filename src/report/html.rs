@@ -381,7 +381,7 @@ fn health_table(s: &Summary, h: &mut String) -> std::fmt::Result {
         ("Event-loop turns", grouped(g.loop_turns)),
         ("Late sends (&gt; 1 ms)", grouped(g.late_sends)),
         ("Most lateness", us(g.lateness_max_us)),
-        ("Mean lateness", us_f(g.lateness_mean_us)),
+        ("Mean lateness (all sends)", us_f(g.lateness_mean_us)),
         ("Waited for a connection", grouped(g.queued)),
         ("Longest wait", us(g.queue_wait_max_us)),
         ("CPU user", format!("{:.2}s", g.cpu_user_s)),

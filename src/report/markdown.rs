@@ -405,7 +405,7 @@ fn health(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         ("Event-loop turns", grouped(h.loop_turns)),
         ("Late sends (> 1 ms)", grouped(h.late_sends)),
         ("Most lateness", us(h.lateness_max_us)),
-        ("Mean lateness", us_f(h.lateness_mean_us)),
+        ("Mean lateness (all sends)", us_f(h.lateness_mean_us)),
         ("Waited for a connection", grouped(h.queued)),
         ("Longest wait", us(h.queue_wait_max_us)),
         ("CPU user", format!("{:.2}s", h.cpu_user_s)),
