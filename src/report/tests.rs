@@ -892,3 +892,27 @@ fn sample_control_characters_are_shown_not_obeyed() {
         assert!(out.contains("␛[2J␛]0;pwned␇"), "{name}");
     }
 }
+
+#[test]
+fn run_length_is_said_in_good_grammar() {
+    for (duration_s, requests, want) in [
+        (None, Some(1), "Load         1 request, 1 connection"),
+        (
+            None,
+            Some(2_000),
+            "Load         2,000 requests, 1 connection",
+        ),
+        (
+            Some(1.5),
+            Some(1),
+            "Load         1.5s or 1 request, 1 connection",
+        ),
+        (Some(10.0), None, "Load         10s, 1 connection"),
+    ] {
+        let mut s = sample();
+        s.config.connections = 1;
+        (s.config.duration_s, s.config.requests) = (duration_s, requests);
+        let text = text(&s);
+        assert!(text.contains(want), "{want:?} in\n{text}");
+    }
+}

@@ -60,9 +60,9 @@ fn configuration(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     let c = &s.config;
     section(out, "Run configuration")?;
     let length = match (c.duration_s, c.requests) {
-        (Some(d), Some(n)) => format!("{d}s or {} requests", grouped(n)),
+        (Some(d), Some(n)) => format!("{d}s or {}", plural(n, "request", "requests")),
         (Some(d), None) => format!("{d}s"),
-        (None, Some(n)) => format!("{} requests", grouped(n)),
+        (None, Some(n)) => plural(n, "request", "requests"),
         (None, None) => "until stopped".into(),
     };
     writeln!(
