@@ -192,7 +192,12 @@ fn summary_table(s: &Summary, h: &mut String) -> std::fmt::Result {
     Ok(())
 }
 
-fn lat_cells(l: &Latency) -> [String; 8] {
+/// The latency cells of a table row; `-` when no response was measured (`0ns` would
+/// read as a measured latency).
+fn lat_cells(l: &Latency, responses: u64) -> [String; 8] {
+    if responses == 0 {
+        return std::array::from_fn(|_| "-".to_string());
+    }
     [
         us(l.min),
         us_f(l.mean),
@@ -239,15 +244,15 @@ fn endpoint_tables(s: &Summary, h: &mut String) -> std::fmt::Result {
     )?;
     for (i, e) in s.endpoints.iter().enumerate() {
         let mut cells = vec![(i + 1).to_string()];
-        cells.extend(lat_cells(&e.latency_us));
+        cells.extend(lat_cells(&e.latency_us, e.requests.completed));
         table_row(h, &cells)?;
     }
     let mut cells = vec!["all".to_string()];
-    cells.extend(lat_cells(&s.latency_us));
+    cells.extend(lat_cells(&s.latency_us, s.requests.completed));
     table_row(h, &cells)?;
     if s.target_rps.is_some() {
         let mut cells = vec!["service time".to_string()];
-        cells.extend(lat_cells(&s.service_us));
+        cells.extend(lat_cells(&s.service_us, s.requests.completed));
         table_row(h, &cells)?;
     }
     h.push_str("</table>\n");

@@ -240,7 +240,12 @@ fn summary(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-fn lat_cells(l: &Latency) -> Vec<String> {
+/// The latency cells of a table row; `-` when no response was measured (`0ns` would
+/// read as a measured latency).
+fn lat_cells(l: &Latency, responses: u64) -> Vec<String> {
+    if responses == 0 {
+        return vec!["-".to_string(); 8];
+    }
     vec![
         us(l.min),
         us_f(l.mean),
@@ -292,11 +297,11 @@ fn endpoints(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     )?;
     for (i, e) in s.endpoints.iter().enumerate() {
         let mut cells = vec![(i + 1).to_string()];
-        cells.extend(lat_cells(&e.latency_us));
+        cells.extend(lat_cells(&e.latency_us, e.requests.completed));
         row(out, &cells)?;
     }
     let mut cells = vec!["all".to_string()];
-    cells.extend(lat_cells(&s.latency_us));
+    cells.extend(lat_cells(&s.latency_us, s.requests.completed));
     row(out, &cells)?;
     if s.target_rps.is_some() {
         writeln!(
@@ -313,7 +318,7 @@ fn endpoints(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
             &[true; 9],
         )?;
         let mut cells = vec!["service".to_string()];
-        cells.extend(lat_cells(&s.service_us));
+        cells.extend(lat_cells(&s.service_us, s.requests.completed));
         row(out, &cells)?;
     }
     Ok(())

@@ -916,3 +916,39 @@ fn run_length_is_said_in_good_grammar() {
         assert!(text.contains(want), "{want:?} in\n{text}");
     }
 }
+
+#[test]
+fn an_endpoint_without_responses_shows_no_latency_rather_than_zero() {
+    // Endpoint 1 answered, endpoint 2 only failed.
+    let mut st = WorkerStats::new(2);
+    st.record_sent(0);
+    st.record_response(0, 200, 1_500_000, 1_500_000);
+    st.record_sent(1);
+    st.record_failed(1, ErrorKind::Timeout);
+    let s = summary(
+        &st,
+        &plan(&[("http://h/a", Some(1.0)), ("http://h/b", Some(1.0))], 2),
+        1,
+        1.0,
+    );
+    let md = render_to_string(&s, "report.md");
+    assert!(md.contains("| 1 | 1.50ms |"), "{md}");
+    assert!(md.contains("| 2 | - | - | - | - | - | - | - | - |"), "{md}");
+    let html = render_to_string(&s, "report.html");
+    assert!(html.contains("1.50ms"), "{html}");
+    assert!(
+        html.contains(r#"<td class="l">2</td><td>-</td><td>-</td>"#),
+        "{html}"
+    );
+    // A run with no response at all: the totals too.
+    let st = WorkerStats::new(1);
+    let s = summary(&st, &plan(&[("http://h/", Some(1.0))], 1), 1, 1.0);
+    let md = render_to_string(&s, "report.md");
+    assert!(md.contains("| all | - | - |"), "{md}");
+    assert!(md.contains("| service | - | - |"), "{md}");
+    let html = render_to_string(&s, "report.html");
+    assert!(
+        html.contains(r#"<td class="l">all</td><td>-</td>"#),
+        "{html}"
+    );
+}
