@@ -69,10 +69,10 @@ fn page(s: &Summary, h: &mut String) -> std::fmt::Result {
     };
     writeln!(
         h,
-        "<p>{what}: {:.2}s, {} threads, {} connections, pipelining {}.</p>",
+        "<p>{what}: {:.2}s, {}, {}, pipelining {}.</p>",
         s.duration_s,
-        s.threads,
-        grouped(s.connections.requested),
+        super::plural(s.threads as u64, "thread", "threads"),
+        super::plural(s.connections.requested, "connection", "connections"),
         s.pipelining
     )?;
     if let Some(why) = &s.early_exit {

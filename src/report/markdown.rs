@@ -81,10 +81,10 @@ pub fn write(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     };
     writeln!(
         out,
-        "{what}: {:.2}s, {} threads, {} connections, pipelining {}.",
+        "{what}: {:.2}s, {}, {}, pipelining {}.",
         s.duration_s,
-        s.threads,
-        grouped(s.connections.requested),
+        super::plural(s.threads as u64, "thread", "threads"),
+        super::plural(s.connections.requested, "connection", "connections"),
         s.pipelining
     )?;
     if let Some(why) = &s.early_exit {

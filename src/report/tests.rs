@@ -952,3 +952,18 @@ fn an_endpoint_without_responses_shows_no_latency_rather_than_zero() {
         "{html}"
     );
 }
+
+#[test]
+fn one_thread_and_one_connection_in_the_singular_in_every_header() {
+    let mut st = WorkerStats::new(1);
+    st.record_sent(0);
+    st.record_response(0, 200, 1_000_000, 1_000_000);
+    let s = summary(&st, &plan(&[("http://h/", None)], 1), 1, 1.0);
+    for name in ["report.txt", "report.md", "report.html"] {
+        let out = render_to_string(&s, name);
+        assert!(
+            out.contains("1.00s, 1 thread, 1 connection, pipelining 1"),
+            "{name}: {out}"
+        );
+    }
+}
