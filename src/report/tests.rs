@@ -967,3 +967,33 @@ fn one_thread_and_one_connection_in_the_singular_in_every_header() {
         );
     }
 }
+
+#[test]
+fn an_unreachable_rate_is_a_shortfall_of_whole_requests() {
+    // (target req/s, seconds, responses) → warned
+    for (target, secs, done, warned) in [
+        (0.5, 0.1, 0u64, false), // 0.05 requests due: none sent is on schedule
+        (0.5, 3.0, 1, false),    // 1.5 "expected", one due (at 2 s)
+        (1.0, 2.5, 0, true),     // two due, none answered
+        (100.0, 10.0, 799, true),
+        (100.0, 10.0, 801, false),
+        (2.0, 1.0, 0, true),
+    ] {
+        let mut st = WorkerStats::new(1);
+        for _ in 0..done {
+            st.record_sent(0);
+            st.record_response(0, 200, 1_000_000, 1_000_000);
+        }
+        let p = plan(&[("http://h/", Some(target))], 1);
+        let s = summary(&st, &p, 1, secs);
+        let got = s
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("target rate unreachable"));
+        assert_eq!(
+            got, warned,
+            "{target}/s over {secs}s, {done} done: {:?}",
+            s.warnings
+        );
+    }
+}
