@@ -591,6 +591,17 @@ fn plot(
                 ""
             }
         )?;
+        // A path of one point draws nothing: mark it (the percentile curve of a run with
+        // one response).
+        if let [(x, y)] = s.points.as_slice() {
+            writeln!(
+                h,
+                "<circle class=\"marker\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"{}\"/>",
+                px(*x),
+                py(*y),
+                s.color
+            )?;
+        }
         drawn += 1;
     }
     if drawn == 0 {
@@ -857,6 +868,29 @@ mod tests {
             assert_eq!(distinct, labels, "{id}: tick labels repeat");
             assert!(labels.len() >= 3, "{id}: {labels:?}");
         }
+        // One response: the percentile curve has one point, drawn as a marker.
+        let mut one = WorkerStats::new(1);
+        one.prepare(0, 4);
+        one.record_sent(0);
+        one.record_response_at(0, 200, 1_000_000, 1_000_000, 1_000_000);
+        one.finish_timeline(2_000_000);
+        let facts = RunFacts {
+            plan: &plan,
+            threads: 1,
+            pipelining: 1,
+            duration_s: 0.002,
+        };
+        let mut s1 = Summary::new(&one, facts, None);
+        super::super::finish(&mut s1, false);
+        let mut buf = Vec::new();
+        write(&s1, &mut buf).unwrap();
+        let html1 = String::from_utf8(buf).unwrap();
+        let start = html1.find("id=\"plot-percentiles\"").unwrap();
+        let svg = &html1[start..start + html1[start..].find("</svg>").unwrap()];
+        assert!(
+            svg.contains("data-points=\"1\"") && svg.contains("<circle class=\"marker\""),
+            "{svg}"
+        );
         // A time axis spans the run: 0 to 3 for three seconds (the points sit mid-second).
         let mut s3 = s.clone();
         s3.duration_s = 3.0002;
