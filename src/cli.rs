@@ -753,7 +753,15 @@ fn parse_run(args: Vec<OsString>, run_file: bool) -> Result<Parsed, Error> {
             "--ramp-up-time" => raw.ramp_up = Some(duration_value(&mut p, flag)?),
             "--autoscale" => raw.autoscale = true,
             "--max-connections" => raw.max_connections = Some(count_value(&mut p, flag)?),
-            "--export" => raw.export = Some(PathBuf::from(os_value(&mut p, flag)?)),
+            "--export" => {
+                let dir = os_value(&mut p, flag)?;
+                // An empty value (`--export "$OUT"` with OUT unset) would write the files
+                // into the current directory.
+                if dir.is_empty() {
+                    return Err(usage("--export: empty directory name"));
+                }
+                raw.export = Some(PathBuf::from(dir));
+            }
             "--latency" => raw.latency = true,
             "--show-secrets" => raw.show_secrets = true,
             "--early-exit-on-error" => raw.early_exit_on_error = true,
@@ -1619,6 +1627,17 @@ mod tests {
             Some(PathBuf::from("out/dir"))
         );
         assert_eq!(run_err(&[URL, "--export"]), "missing value for --export");
+        assert_eq!(
+            run_err(&[URL, "--export", ""]),
+            "--export: empty directory name"
+        );
+        // Kept exactly as given: leading dots, relative, a name that looks like a flag.
+        for dir in ["./.out", "../x", ".hidden", "-", "~/x"] {
+            assert_eq!(
+                run(&[URL, &format!("--export={dir}")]).unwrap().export,
+                Some(PathBuf::from(dir))
+            );
+        }
     }
 
     #[test]

@@ -17,6 +17,9 @@ pub const LATE_SHARE: f64 = 0.01;
 pub const LATE_MAX_NS: u64 = 100_000_000;
 /// A worker that kept its CPU busy this share of the wall time was saturated.
 pub const BUSY_SHARE: f64 = 0.9;
+/// …judged only in runs at least this long: in a shorter one the share is mostly the
+/// worker's set-up (its thread, the connects), and `-n 1` read "busy 101%".
+pub const MIN_BUSY_RUN_S: f64 = 1.0;
 
 /// One worker's (or, merged, all workers') health counters.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -63,12 +66,13 @@ impl WorkerHealth {
         }
     }
 
-    /// The worker's CPU share of its wall time.
+    /// The worker's CPU share of its wall time, at most 1 (the two clocks are read a
+    /// moment apart, so a thread busy all along can come out a little over).
     pub fn busy_share(&self) -> f64 {
         if self.wall_ns == 0 {
             0.0
         } else {
-            self.cpu_ns as f64 / self.wall_ns as f64
+            (self.cpu_ns as f64 / self.wall_ns as f64).min(1.0)
         }
     }
 
@@ -103,6 +107,8 @@ pub struct Facts {
     /// The busiest worker's CPU share (0..1) and how many workers there were.
     pub busiest: f64,
     pub threads: usize,
+    /// The run's length, seconds.
+    pub duration_s: f64,
 }
 
 /// Plain-words verdict with figures when the client itself was the bottleneck; `None`
@@ -124,17 +130,17 @@ pub fn verdict(f: &Facts) -> Option<String> {
     if f.open && f.late_sends > 0 && (share >= LATE_SHARE || f.lateness_max_ns >= LATE_MAX_NS) {
         why.push(format!(
             "{} of {} sends ({:.1}%) left more than 1 ms behind schedule with a connection \
-             free (mean {}, max {})",
+             free (max {}; mean over all sends {})",
             f.late_sends,
             f.direct_sends,
             share * 100.0,
+            crate::units::format_duration(std::time::Duration::from_nanos(f.lateness_max_ns)),
             crate::units::format_duration(std::time::Duration::from_nanos(
                 f.lateness_mean_ns.round() as u64
             )),
-            crate::units::format_duration(std::time::Duration::from_nanos(f.lateness_max_ns)),
         ));
     }
-    if f.closed && f.busiest >= BUSY_SHARE {
+    if f.closed && f.duration_s >= MIN_BUSY_RUN_S && f.busiest >= BUSY_SHARE {
         why.push(format!(
             "the busiest of {} worker thread{} used {:.0}% of a CPU, so the closed loop may \
              have been limited by the client (try more --threads)",
@@ -202,6 +208,7 @@ mod tests {
             capped_unsent: 0,
             busiest: 0.0,
             threads: 1,
+            duration_s: 10.0,
         }
     }
 
@@ -241,6 +248,16 @@ mod tests {
                 Some("100 of 10000 sends (1.0%) left more than 1 ms behind schedule"),
             ),
             (
+                "open, 1% late: the mean (60µs, under the 1 ms that makes a send late) is \
+                 said to be over all sends",
+                Facts {
+                    late_sends: 100,
+                    lateness_max_ns: 3_000_000,
+                    ..open
+                },
+                Some("(max 3.00ms; mean over all sends 60.0µs)"),
+            ),
+            (
                 "open, one 150 ms stall",
                 Facts {
                     late_sends: 1,
@@ -272,6 +289,24 @@ mod tests {
                     ..closed
                 },
                 Some("the busiest of 2 worker threads used 97% of a CPU"),
+            ),
+            (
+                "closed, busy 100% in a 3 ms run (-n 1): that is set-up, no verdict",
+                Facts {
+                    busiest: 1.0,
+                    duration_s: 0.003,
+                    ..closed
+                },
+                None,
+            ),
+            (
+                "closed, busy 95% in a run of a second",
+                Facts {
+                    busiest: 0.95,
+                    duration_s: 1.0,
+                    ..closed
+                },
+                Some("used 95% of a CPU"),
             ),
             (
                 "open only: a busy CPU alone is not the verdict",
@@ -323,6 +358,13 @@ mod tests {
         });
         assert_eq!(m.busiest, 0.9);
         assert_eq!(m.late_sends, 1);
+        // CPU time read a moment after the wall clock started: never over 100%.
+        m.merge(&WorkerHealth {
+            cpu_ns: 1_010,
+            wall_ns: 1_000,
+            ..WorkerHealth::default()
+        });
+        assert_eq!(m.busiest, 1.0);
     }
 
     #[test]

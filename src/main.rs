@@ -50,7 +50,7 @@ fn real_main() -> Result<u8, Error> {
         }
         Command::Run(plan) => {
             let mut display = Display::new(&plan.output);
-            display.banner(&format!("tressi: running {}", describe(&plan)));
+            display.banner(&tressi::ui::banner(&plan));
             if let Some(dir) = &plan.export {
                 report::prepare_export_dir(dir)?;
             }
@@ -98,23 +98,6 @@ fn real_main() -> Result<u8, Error> {
     }
     let _ = out.flush();
     Ok(code)
-}
-
-fn describe(plan: &tressi::Plan) -> String {
-    let what = match (plan.duration, plan.requests) {
-        (Some(d), _) => format!("{:?}", d),
-        (None, Some(n)) => format!("{n} requests"),
-        (None, None) => String::new(),
-    };
-    format!(
-        "{what} @ {} ({} connections, {} threads)",
-        plan.endpoints
-            .first()
-            .map(|e| e.target.url())
-            .unwrap_or_default(),
-        plan.connections,
-        plan.threads
-    )
 }
 
 fn print(summary: &Summary, json: bool, out: &mut dyn Write) {

@@ -879,7 +879,7 @@ impl Summary {
         for (ep, rows) in endpoints.iter_mut().zip(built.endpoints) {
             ep.timeline = rows;
         }
-        let health = health_of(stats, plan, facts.threads);
+        let health = health_of(stats, plan, facts.threads, facts.duration_s);
         let rates: Vec<f64> = plan.endpoints.iter().filter_map(|e| e.rate).collect();
         let first = plan.endpoints.first();
         Summary {
@@ -935,7 +935,7 @@ impl Summary {
 
 /// The summary's health figures and verdict from the merged worker counters (the
 /// process's CPU time and peak RSS are added by `run`, which measures them).
-fn health_of(stats: &WorkerStats, plan: &Plan, threads: usize) -> Health {
+fn health_of(stats: &WorkerStats, plan: &Plan, threads: usize, duration_s: f64) -> Health {
     let h = &stats.health;
     let mean_ns = if h.direct_sends > 0 {
         h.lateness_total_ns as f64 / h.direct_sends as f64
@@ -952,6 +952,7 @@ fn health_of(stats: &WorkerStats, plan: &Plan, threads: usize) -> Health {
         capped_unsent: h.capped_unsent,
         busiest: h.busiest,
         threads,
+        duration_s,
     };
     Health {
         loop_turns: h.loop_turns,

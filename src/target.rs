@@ -130,11 +130,16 @@ impl Target {
             tail.to_string()
         };
 
-        if auth.contains('@') {
-            return Err(bad(
-                "credentials in the URL (user:password@) are not supported; \
+        if let Some(at) = auth.rfind('@') {
+            // The message shows the URL without its password (it goes to terminals and
+            // CI logs).
+            let start = url.len() - rest.len();
+            let shown = format!("{}<redacted>{}", &url[..start], &url[start + at..]);
+            return Err(Error::Url(format!(
+                "'{}': credentials in the URL (user:password@) are not supported; \
                  send -H 'Authorization: ...' instead",
-            ));
+                shown.escape_debug()
+            )));
         }
         if auth.is_empty() {
             return Err(bad("missing host"));
@@ -381,12 +386,22 @@ mod tests {
             ("http://?x", "'http://?x': missing host"),
             (
                 "http://user:pw@h/",
-                "'http://user:pw@h/': credentials in the URL (user:password@) are not \
+                "'http://<redacted>@h/': credentials in the URL (user:password@) are not \
                  supported; send -H 'Authorization: ...' instead",
             ),
             (
                 "http://@h/",
-                "'http://@h/': credentials in the URL (user:password@) are not \
+                "'http://<redacted>@h/': credentials in the URL (user:password@) are not \
+                 supported; send -H 'Authorization: ...' instead",
+            ),
+            (
+                "http://u:s3cr3t@h:8080/p?q=1",
+                "'http://<redacted>@h:8080/p?q=1': credentials in the URL (user:password@) are not \
+                 supported; send -H 'Authorization: ...' instead",
+            ),
+            (
+                "https://a@b:p@ss@h/x@y",
+                "'https://<redacted>@h/x@y': credentials in the URL (user:password@) are not \
                  supported; send -H 'Authorization: ...' instead",
             ),
             (

@@ -373,6 +373,73 @@ fn a_run_exports_every_file_redacted_and_prints_the_spectrum() {
 }
 
 #[test]
+fn a_server_echoing_the_request_shows_no_secret_in_any_output() {
+    // httpbin's /anything and many test servers echo the request, headers and all: the
+    // samples would carry the secret values back into every report.
+    let server = common::HostileServer::start(|mut s| {
+        while let Some(req) = s.next_request() {
+            let body = req.head.replace("\r\n", "\n");
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nX-Echo-Auth: {}\r\nContent-Length: {}\r\n\r\n",
+                req.header("authorization").unwrap_or_default(),
+                body.len()
+            );
+            if !s.respond(format!("{head}{body}").as_bytes()) {
+                return;
+            }
+        }
+    });
+    let dir = temp_dir("echo");
+    let out = tressi(
+        &[
+            &server.url("/anything"),
+            "-n",
+            "20",
+            "-c",
+            "1",
+            "-q",
+            "--json",
+            "-H",
+            &format!("Authorization: {SECRET}"),
+            "--export",
+            dir.join("x").to_str().unwrap(),
+        ],
+        Duration::from_secs(20),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(!stdout.contains(SECRET), "{stdout}");
+    assert!(!stdout.contains("e2e-s3cret"), "{stdout}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let sample = &v["endpoints"][0]["samples"][0];
+    assert!(
+        sample["body"]
+            .as_str()
+            .unwrap()
+            .contains("Authorization: <redacted>"),
+        "{sample}"
+    );
+    assert!(
+        sample["head"]
+            .as_str()
+            .unwrap()
+            .contains("X-Echo-Auth: <redacted>"),
+        "{sample}"
+    );
+    let exported = dir.join("x");
+    check_exports(&exported, false);
+    for name in tressi::report::EXPORT_FILES {
+        let text = std::fs::read_to_string(exported.join(name)).unwrap();
+        assert!(!text.contains("e2e-s3cret"), "{name} shows the secret");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn sigint_still_writes_complete_exports_marked_interrupted() {
     let target = TargetProcess::start(&[]);
     let dir = temp_dir("sigint");

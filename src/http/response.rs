@@ -461,6 +461,11 @@ fn parse_head(buf: &[u8], limits: &Limits, head_request: bool) -> Result<Option<
     let (Some(code), Some(minor)) = (resp.code, resp.version) else {
         return Err(ParseError::BadHead);
     };
+    // Three digits, but 000-099 is no status (RFC 9110 §15: the first digit is the
+    // class, 1-5; 6xx-9xx are kept, as some servers use them, e.g. 999).
+    if code < 100 {
+        return Err(ParseError::BadHead);
+    }
     let fields = Fields::scan(resp.headers);
     let framing = framing(code, head_request, &fields)?;
     let keep_alive = keep_alive(code, minor, framing, &fields);
@@ -1145,6 +1150,16 @@ mod tests {
             case(
                 "bad status",
                 b"HTTP/1.1 2000 OK\r\n\r\n".to_vec(),
+                vec![Err(BadHead)],
+            ),
+            case(
+                "status 000",
+                b"HTTP/1.1 000 Zero\r\nContent-Length: 0\r\n\r\n".to_vec(),
+                vec![Err(BadHead)],
+            ),
+            case(
+                "status 099",
+                b"HTTP/1.1 099 X\r\n\r\n".to_vec(),
                 vec![Err(BadHead)],
             ),
             case(

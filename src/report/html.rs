@@ -69,10 +69,10 @@ fn page(s: &Summary, h: &mut String) -> std::fmt::Result {
     };
     writeln!(
         h,
-        "<p>{what}: {:.2}s, {} threads, {} connections, pipelining {}.</p>",
+        "<p>{what}: {:.2}s, {}, {}, pipelining {}.</p>",
         s.duration_s,
-        s.threads,
-        grouped(s.connections.requested),
+        super::plural(s.threads as u64, "thread", "threads"),
+        super::plural(s.connections.requested, "connection", "connections"),
         s.pipelining
     )?;
     if let Some(why) = &s.early_exit {
@@ -192,7 +192,12 @@ fn summary_table(s: &Summary, h: &mut String) -> std::fmt::Result {
     Ok(())
 }
 
-fn lat_cells(l: &Latency) -> [String; 8] {
+/// The latency cells of a table row; `-` when no response was measured (`0ns` would
+/// read as a measured latency).
+fn lat_cells(l: &Latency, responses: u64) -> [String; 8] {
+    if responses == 0 {
+        return std::array::from_fn(|_| "-".to_string());
+    }
     [
         us(l.min),
         us_f(l.mean),
@@ -239,15 +244,15 @@ fn endpoint_tables(s: &Summary, h: &mut String) -> std::fmt::Result {
     )?;
     for (i, e) in s.endpoints.iter().enumerate() {
         let mut cells = vec![(i + 1).to_string()];
-        cells.extend(lat_cells(&e.latency_us));
+        cells.extend(lat_cells(&e.latency_us, e.requests.completed));
         table_row(h, &cells)?;
     }
     let mut cells = vec!["all".to_string()];
-    cells.extend(lat_cells(&s.latency_us));
+    cells.extend(lat_cells(&s.latency_us, s.requests.completed));
     table_row(h, &cells)?;
     if s.target_rps.is_some() {
         let mut cells = vec!["service time".to_string()];
-        cells.extend(lat_cells(&s.service_us));
+        cells.extend(lat_cells(&s.service_us, s.requests.completed));
         table_row(h, &cells)?;
     }
     h.push_str("</table>\n");
@@ -381,7 +386,7 @@ fn health_table(s: &Summary, h: &mut String) -> std::fmt::Result {
         ("Event-loop turns", grouped(g.loop_turns)),
         ("Late sends (&gt; 1 ms)", grouped(g.late_sends)),
         ("Most lateness", us(g.lateness_max_us)),
-        ("Mean lateness", us_f(g.lateness_mean_us)),
+        ("Mean lateness (all sends)", us_f(g.lateness_mean_us)),
         ("Waited for a connection", grouped(g.queued)),
         ("Longest wait", us(g.queue_wait_max_us)),
         ("CPU user", format!("{:.2}s", g.cpu_user_s)),
@@ -421,8 +426,8 @@ fn samples(s: &Summary, h: &mut String) -> std::fmt::Result {
                 sample.status,
                 sample.body.len(),
                 if sample.truncated { ", truncated" } else { "" },
-                esc(&sample.head),
-                esc(&sample.body)
+                esc(&super::printable(&sample.head)),
+                esc(&super::printable(&sample.body))
             )?;
         }
     }
@@ -460,18 +465,20 @@ fn nice_ticks(hi: f64) -> (f64, Vec<f64>) {
     (top, (0..=n).map(|i| i as f64 * step).collect())
 }
 
+/// A tick value without float noise and with as many decimals as it needs (up to six),
+/// so that ticks 0.005 apart do not all read "0.01".
 fn fmt_tick(v: f64) -> String {
-    let whole = |x: f64| (x - x.round()).abs() < 1e-9;
-    if whole(v) {
-        format!("{v:.0}")
-    } else if whole(v * 10.0) {
-        format!("{v:.1}")
+    let text = format!("{v:.6}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".into()
     } else {
-        format!("{v:.2}")
+        text.into()
     }
 }
 
-/// One SVG line chart. `x_log`: the x values are 1/(1-q) on a log10 axis from 1.
+/// One SVG line chart. `x_log`: the x values are 1/(1-q) on a log10 axis from 1. The x
+/// axis reaches at least `x_span` (the run's length on a time axis).
 fn plot(
     h: &mut String,
     id: &str,
@@ -479,10 +486,11 @@ fn plot(
     y_label: &str,
     series: &[Series],
     x_log: bool,
+    x_span: f64,
 ) -> std::fmt::Result {
     let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
     let ys = series.iter().flat_map(|s| s.points.iter().map(|p| p.1));
-    let x_max = xs.fold(0.0f64, f64::max);
+    let x_max = xs.fold(x_span.max(0.0), f64::max);
     let y_max = ys.fold(0.0f64, f64::max);
     let (y_top, y_ticks) = nice_ticks(y_max);
     let (x_lo, x_hi, x_ticks): (f64, f64, Vec<f64>) = if x_log {
@@ -583,6 +591,17 @@ fn plot(
                 ""
             }
         )?;
+        // A path of one point draws nothing: mark it (the percentile curve of a run with
+        // one response).
+        if let [(x, y)] = s.points.as_slice() {
+            writeln!(
+                h,
+                "<circle class=\"marker\" cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"{}\"/>",
+                px(*x),
+                py(*y),
+                s.color
+            )?;
+        }
         drawn += 1;
     }
     if drawn == 0 {
@@ -625,6 +644,32 @@ fn percentile_label(decade: f64) -> String {
     }
 }
 
+/// Per-interval values `(start_s, length_s, y)` as the points of a line: each at the
+/// middle of its interval, so a run of 3 s spans the axis to 3; a lone interval (a run
+/// under a second, common with `-n`) as a flat segment over it, since a path of one
+/// point draws nothing in a browser.
+fn interval_points(values: &[(f64, f64, f64)]) -> Vec<(f64, f64)> {
+    match values {
+        [(start, len, y)] => vec![(*start, *y), (start + len.max(0.0), *y)],
+        many => many
+            .iter()
+            .map(|(start, len, y)| (start + len.max(0.0) / 2.0, *y))
+            .collect(),
+    }
+}
+
+/// How far a time axis reaches: the run's length to the millisecond (a 3 s run lasts
+/// 3.0002 s, which would stretch the axis to 4).
+fn time_span(s: &Summary) -> f64 {
+    (s.duration_s * 1000.0).round() / 1000.0
+}
+
+/// The length of timeline second `t` in a run of `duration_s` (the last one may be
+/// partial).
+fn second_len(t: u32, duration_s: f64) -> f64 {
+    (duration_s - t as f64).clamp(0.0, 1.0)
+}
+
 fn rps_plot(s: &Summary, h: &mut String) -> std::fmt::Result {
     let mut series = Vec::new();
     for (i, e) in s.endpoints.iter().enumerate() {
@@ -634,13 +679,22 @@ fn rps_plot(s: &Summary, h: &mut String) -> std::fmt::Result {
             label: name.clone(),
             color,
             dashed: false,
-            points: e.timeline.iter().map(|r| (r.t as f64, r.rps)).collect(),
+            points: interval_points(
+                &e.timeline
+                    .iter()
+                    .map(|r| (r.t as f64, second_len(r.t, s.duration_s), r.rps))
+                    .collect::<Vec<_>>(),
+            ),
         });
-        let targets: Vec<(f64, f64)> = e
-            .timeline
-            .iter()
-            .filter_map(|r| r.target_rps.map(|t| (r.t as f64, t)))
-            .collect();
+        let targets = interval_points(
+            &e.timeline
+                .iter()
+                .filter_map(|r| {
+                    r.target_rps
+                        .map(|t| (r.t as f64, second_len(r.t, s.duration_s), t))
+                })
+                .collect::<Vec<_>>(),
+        );
         if !targets.is_empty() {
             series.push(Series {
                 label: format!("{name} (target)"),
@@ -650,7 +704,15 @@ fn rps_plot(s: &Summary, h: &mut String) -> std::fmt::Result {
             });
         }
     }
-    plot(h, "plot-rps", "seconds", "req/s", &series, false)
+    plot(
+        h,
+        "plot-rps",
+        "seconds",
+        "req/s",
+        &series,
+        false,
+        time_span(s),
+    )
 }
 
 fn latency_plot(s: &Summary, h: &mut String) -> std::fmt::Result {
@@ -659,11 +721,13 @@ fn latency_plot(s: &Summary, h: &mut String) -> std::fmt::Result {
     for i in &s.intervals {
         if let Ok(hist) = decode_histogram(&i.histogram) {
             if !hist.is_empty() {
-                p50.push((i.start_s, hist.value_at_quantile(0.5) as f64 / 1000.0));
-                p99.push((i.start_s, hist.value_at_quantile(0.99) as f64 / 1000.0));
+                let at = (i.start_s, i.duration_s);
+                p50.push((at.0, at.1, hist.value_at_quantile(0.5) as f64 / 1000.0));
+                p99.push((at.0, at.1, hist.value_at_quantile(0.99) as f64 / 1000.0));
             }
         }
     }
+    let (p50, p99) = (interval_points(&p50), interval_points(&p99));
     let series = [
         Series {
             label: "p50".into(),
@@ -678,7 +742,15 @@ fn latency_plot(s: &Summary, h: &mut String) -> std::fmt::Result {
             points: p99,
         },
     ];
-    plot(h, "plot-latency", "seconds", "latency (ms)", &series, false)
+    plot(
+        h,
+        "plot-latency",
+        "seconds",
+        "latency (ms)",
+        &series,
+        false,
+        time_span(s),
+    )
 }
 
 /// The percentile curve points (1/(1-q), ms) of a histogram, q < 1.
@@ -717,12 +789,119 @@ fn percentile_plot(s: &Summary, h: &mut String) -> std::fmt::Result {
         "latency (ms)",
         &series,
         true,
+        0.0,
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn per_second_values_are_placed_in_their_seconds() {
+        type Case<'a> = (&'a [(f64, f64, f64)], &'a [(f64, f64)]);
+        let cases: &[Case] = &[
+            (&[], &[]),
+            // A run under a second: one flat segment over it, not a lone invisible point.
+            (&[(0.0, 0.25, 7.0)], &[(0.0, 7.0), (0.25, 7.0)]),
+            // Three seconds, the last one partial: at the middle of each.
+            (
+                &[(0.0, 1.0, 1.0), (1.0, 1.0, 2.0), (2.0, 0.5, 3.0)],
+                &[(0.5, 1.0), (1.5, 2.0), (2.25, 3.0)],
+            ),
+        ];
+        for (values, want) in cases {
+            assert_eq!(interval_points(values), *want, "{values:?}");
+        }
+        for (t, d, want) in [(0, 3.0, 1.0), (2, 2.5, 0.5), (3, 2.5, 0.0), (0, 0.01, 0.01)] {
+            assert_eq!(second_len(t, d), want, "{t} of {d}");
+        }
+    }
+
+    #[test]
+    fn a_run_under_a_second_still_draws_a_line_in_every_plot() {
+        use crate::stats::{RunFacts, WorkerStats};
+        let mut st = WorkerStats::new(1);
+        st.prepare(0, 4);
+        for i in 0..100u64 {
+            st.record_sent(0);
+            st.record_response_at(0, 200, 1_000_000 + i * 1000, 1_000_000, i * 100_000);
+        }
+        st.finish_timeline(18_000_000);
+        let plan = crate::plan::Plan::new(vec![crate::plan::Endpoint::get(
+            crate::target::Target::parse("http://h/").unwrap(),
+        )]);
+        let facts = RunFacts {
+            plan: &plan,
+            threads: 1,
+            pipelining: 1,
+            duration_s: 0.018,
+        };
+        let mut s = Summary::new(&st, facts, None);
+        super::super::finish(&mut s, false);
+        assert_eq!(s.endpoints[0].timeline.len(), 1, "one (partial) second");
+        let html = {
+            let mut buf = Vec::new();
+            write(&s, &mut buf).unwrap();
+            String::from_utf8(buf).unwrap()
+        };
+        for id in ["plot-rps", "plot-latency", "plot-percentiles"] {
+            let start = html.find(&format!("id=\"{id}\"")).unwrap();
+            let svg = &html[start..start + html[start..].find("</svg>").unwrap()];
+            let path = svg.find("<path class=\"series\"").expect(id);
+            let d = &svg[path..];
+            let d = &d[d.find(" d=\"").unwrap()..];
+            let d = &d[..d[4..].find('"').unwrap() + 4];
+            assert!(
+                d.contains(" L"),
+                "{id}: a path of one point draws nothing: {d}"
+            );
+            // The x ticks (0.005 s apart on an 18 ms run) read differently.
+            let labels: Vec<&str> = svg
+                .split("text-anchor=\"middle\">")
+                .skip(1)
+                .map(|t| &t[..t.find('<').unwrap()])
+                .filter(|t| t.starts_with(|c: char| c.is_ascii_digit()))
+                .collect();
+            let mut distinct = labels.clone();
+            distinct.dedup();
+            assert_eq!(distinct, labels, "{id}: tick labels repeat");
+            assert!(labels.len() >= 3, "{id}: {labels:?}");
+        }
+        // One response: the percentile curve has one point, drawn as a marker.
+        let mut one = WorkerStats::new(1);
+        one.prepare(0, 4);
+        one.record_sent(0);
+        one.record_response_at(0, 200, 1_000_000, 1_000_000, 1_000_000);
+        one.finish_timeline(2_000_000);
+        let facts = RunFacts {
+            plan: &plan,
+            threads: 1,
+            pipelining: 1,
+            duration_s: 0.002,
+        };
+        let mut s1 = Summary::new(&one, facts, None);
+        super::super::finish(&mut s1, false);
+        let mut buf = Vec::new();
+        write(&s1, &mut buf).unwrap();
+        let html1 = String::from_utf8(buf).unwrap();
+        let start = html1.find("id=\"plot-percentiles\"").unwrap();
+        let svg = &html1[start..start + html1[start..].find("</svg>").unwrap()];
+        assert!(
+            svg.contains("data-points=\"1\"") && svg.contains("<circle class=\"marker\""),
+            "{svg}"
+        );
+        // A time axis spans the run: 0 to 3 for three seconds (the points sit mid-second).
+        let mut s3 = s.clone();
+        s3.duration_s = 3.0002;
+        let mut buf = Vec::new();
+        write(&s3, &mut buf).unwrap();
+        let html = String::from_utf8(buf).unwrap();
+        let start = html.find("id=\"plot-rps\"").unwrap();
+        let svg = &html[start..start + html[start..].find("</svg>").unwrap()];
+        assert!(svg.contains("text-anchor=\"middle\">3</text>"), "{svg}");
+        assert!(!svg.contains("text-anchor=\"middle\">4</text>"), "{svg}");
+    }
 
     #[test]
     fn ticks_and_labels() {
@@ -741,7 +920,15 @@ mod tests {
             assert_eq!(t, *top, "{hi}");
             assert_eq!(got, *ticks, "{hi}");
         }
-        for (v, want) in [(0.6000000000000001, "0.6"), (2.0, "2"), (0.25, "0.25")] {
+        for (v, want) in [
+            (0.6000000000000001, "0.6"),
+            (2.0, "2"),
+            (0.25, "0.25"),
+            (0.005, "0.005"),
+            (0.015, "0.015"),
+            (0.0, "0"),
+            (150000.0, "150000"),
+        ] {
             assert_eq!(fmt_tick(v), want);
         }
         for (d, want) in [(0.0, "0%"), (1.0, "90%"), (2.0, "99%"), (4.0, "99.99%")] {

@@ -81,10 +81,10 @@ pub fn write(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     };
     writeln!(
         out,
-        "{what}: {:.2}s, {} threads, {} connections, pipelining {}.",
+        "{what}: {:.2}s, {}, {}, pipelining {}.",
         s.duration_s,
-        s.threads,
-        grouped(s.connections.requested),
+        super::plural(s.threads as u64, "thread", "threads"),
+        super::plural(s.connections.requested, "connection", "connections"),
         s.pipelining
     )?;
     if let Some(why) = &s.early_exit {
@@ -240,7 +240,12 @@ fn summary(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     Ok(())
 }
 
-fn lat_cells(l: &Latency) -> Vec<String> {
+/// The latency cells of a table row; `-` when no response was measured (`0ns` would
+/// read as a measured latency).
+fn lat_cells(l: &Latency, responses: u64) -> Vec<String> {
+    if responses == 0 {
+        return vec!["-".to_string(); 8];
+    }
     vec![
         us(l.min),
         us_f(l.mean),
@@ -292,11 +297,11 @@ fn endpoints(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     )?;
     for (i, e) in s.endpoints.iter().enumerate() {
         let mut cells = vec![(i + 1).to_string()];
-        cells.extend(lat_cells(&e.latency_us));
+        cells.extend(lat_cells(&e.latency_us, e.requests.completed));
         row(out, &cells)?;
     }
     let mut cells = vec!["all".to_string()];
-    cells.extend(lat_cells(&s.latency_us));
+    cells.extend(lat_cells(&s.latency_us, s.requests.completed));
     row(out, &cells)?;
     if s.target_rps.is_some() {
         writeln!(
@@ -313,7 +318,7 @@ fn endpoints(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
             &[true; 9],
         )?;
         let mut cells = vec!["service".to_string()];
-        cells.extend(lat_cells(&s.service_us));
+        cells.extend(lat_cells(&s.service_us, s.requests.completed));
         row(out, &cells)?;
     }
     Ok(())
@@ -405,7 +410,7 @@ fn health(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         ("Event-loop turns", grouped(h.loop_turns)),
         ("Late sends (> 1 ms)", grouped(h.late_sends)),
         ("Most lateness", us(h.lateness_max_us)),
-        ("Mean lateness", us_f(h.lateness_mean_us)),
+        ("Mean lateness (all sends)", us_f(h.lateness_mean_us)),
         ("Waited for a connection", grouped(h.queued)),
         ("Longest wait", us(h.queue_wait_max_us)),
         ("CPU user", format!("{:.2}s", h.cpu_user_s)),
@@ -443,7 +448,7 @@ fn samples(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         writeln!(out)?;
         writeln!(out, "### {}. {}", i + 1, esc(&endpoint_name(e)))?;
         for sample in &e.samples {
-            let text = format!("{}\n\n{}", sample.head, sample.body);
+            let text = super::printable(&format!("{}\n\n{}", sample.head, sample.body));
             let fence = fence(&text);
             writeln!(out)?;
             writeln!(

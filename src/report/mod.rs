@@ -165,6 +165,10 @@ pub fn failure_pct(e: &EndpointSummary) -> f64 {
 
 /// Below this share of the target rate, the report warns that it was unreachable.
 pub const ACHIEVED_WARN_PCT: f64 = 80.0;
+/// …and only when that shortfall is at least this many requests: a schedule sends whole
+/// requests, so `-R 0.5 -d 3s` sends one (at 2 s) where 1.5 are "expected", and a 100 ms
+/// run at 0.5/s sends none; neither is an unreachable rate.
+pub const SHORTFALL_WARN_REQUESTS: f64 = 2.0;
 /// Above this share of failed requests, the report warns about the endpoint.
 pub const FAILURE_WARN_PCT: f64 = 10.0;
 
@@ -172,8 +176,13 @@ pub const FAILURE_WARN_PCT: f64 = 10.0;
 pub fn warnings(s: &Summary) -> Vec<String> {
     let mut out = Vec::new();
     for e in &s.endpoints {
-        if let (Some(pct), Some(t)) = (achieved_pct(e, s.duration_s), e.target_rps) {
-            if pct < ACHIEVED_WARN_PCT && s.duration_s > 0.0 {
+        if let (Some(pct), Some(t), Some(want)) = (
+            achieved_pct(e, s.duration_s),
+            e.target_rps,
+            expected_rps(e, s.duration_s),
+        ) {
+            let short = (want - e.rps) * s.duration_s;
+            if pct < ACHIEVED_WARN_PCT && s.duration_s > 0.0 && short >= SHORTFALL_WARN_REQUESTS {
                 out.push(format!(
                     "target rate unreachable: {} achieved {:.1} of {:.1} req/s ({pct:.1}%)",
                     endpoint_name(e),
@@ -286,6 +295,26 @@ fn write_whole(path: &Path, bytes: &[u8]) -> io::Result<()> {
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })
+}
+
+/// A sample's text as the Markdown and HTML reports show it: control characters, which
+/// a terminal would obey when the file is `cat` (`ESC [2J`, a title change, a bell) and
+/// which HTML forbids (NUL), become their visible Unicode pictures (`␛`, `␀`); C1
+/// controls become `�`. Line feeds and tabs stay, and so does a CR before a line feed.
+pub(crate) fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\n' | '\t' => out.push(c),
+            '\r' if chars.peek() == Some(&'\n') => out.push(c),
+            '\u{0}'..='\u{1f}' => out.push(char::from_u32(0x2400 + c as u32).unwrap_or('?')),
+            '\u{7f}' => out.push('\u{2421}'),
+            '\u{80}'..='\u{9f}' => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// µs as a short duration ("1.23ms").

@@ -53,9 +53,47 @@ pub fn head(text: &str) -> String {
     out
 }
 
+/// The strings of a secret header value that must not show anywhere: the value, and its
+/// longer words (the token of `Bearer <token>`), longest first. Values shorter than 4
+/// characters are not looked for (they would blank out ordinary text).
+fn needles(value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let whole = value.trim();
+    if whole.chars().count() >= 4 {
+        out.push(whole.to_string());
+    }
+    for word in whole.split(|c: char| c.is_whitespace() || c == ',' || c == ';') {
+        if word.chars().count() >= 8 && word != whole {
+            out.push(word.to_string());
+        }
+    }
+    out
+}
+
+/// `text` with every occurrence of the `needles` replaced by `<redacted>`.
+fn scrub(text: &str, needles: &[String]) -> String {
+    let mut out = text.to_string();
+    for n in needles {
+        if out.contains(n.as_str()) {
+            out = out.replace(n.as_str(), REDACTED);
+        }
+    }
+    out
+}
+
 /// Redacts the summary in place: every endpoint's request headers and every sample's
-/// response head.
+/// response head; and the values of those secret request headers wherever a sample shows
+/// them (a server that echoes the request, as httpbin's `/anything` does).
 pub fn summary(s: &mut Summary) {
+    let mut secrets: Vec<String> = s
+        .endpoints
+        .iter()
+        .flat_map(|e| e.headers.iter())
+        .filter(|(name, _)| is_secret(name))
+        .flat_map(|(_, v)| needles(v))
+        .collect();
+    secrets.sort_by_key(|n| std::cmp::Reverse(n.len()));
+    secrets.dedup();
     for e in &mut s.endpoints {
         for (name, v) in &mut e.headers {
             if is_secret(name) {
@@ -63,7 +101,8 @@ pub fn summary(s: &mut Summary) {
             }
         }
         for sample in &mut e.samples {
-            sample.head = head(&sample.head);
+            sample.head = scrub(&head(&sample.head), &secrets);
+            sample.body = scrub(&sample.body, &secrets);
         }
     }
 }
@@ -95,6 +134,45 @@ mod tests {
         for (name, want) in cases {
             assert_eq!(is_secret(name), want, "{name}");
         }
+    }
+
+    #[test]
+    fn secret_request_values_echoed_in_samples_are_redacted() {
+        use crate::stats::Sample;
+        let mut s = crate::report::fixture::summary();
+        s.endpoints[0].headers = vec![
+            (
+                "Authorization".into(),
+                "Bearer eyJhbGciOiJIUzI1NiJ9.payload".into(),
+            ),
+            ("X-Api-Key".into(), "abc".into()),
+            ("Accept".into(), "application/json".into()),
+        ];
+        // Echoed whole, the token alone (in another endpoint's sample, in a header), and
+        // a short value that is not looked for.
+        s.endpoints[1].samples = vec![Sample {
+            status: 200,
+            head: "HTTP/1.1 200 OK\nX-Echo: eyJhbGciOiJIUzI1NiJ9.payload".into(),
+            body: "GET / HTTP/1.1\r\nAuthorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload\r\n\
+                   Accept: application/json\r\nabc"
+                .into(),
+            truncated: false,
+        }];
+        summary(&mut s);
+        let sample = &s.endpoints[1].samples[0];
+        assert_eq!(sample.head, "HTTP/1.1 200 OK\nX-Echo: <redacted>");
+        assert!(
+            !sample.body.contains("eyJhbGciOiJIUzI1NiJ9"),
+            "{}",
+            sample.body
+        );
+        assert!(
+            sample.body.contains("Authorization: <redacted>\r\n"),
+            "{}",
+            sample.body
+        );
+        assert!(sample.body.contains("application/json"), "{}", sample.body);
+        assert!(sample.body.ends_with("abc"), "{}", sample.body);
     }
 
     #[test]

@@ -162,7 +162,7 @@ pub fn summary() -> Value {
             "loop_turns": int("Event-loop turns, all workers."),
             "late_sends": int("Open model: sends more than 1 ms behind their intended time."),
             "lateness_max_us": int("Most lateness of a send, µs."),
-            "lateness_mean_us": num("Mean lateness of a send, µs."),
+            "lateness_mean_us": num("Mean lateness over every send that found a connection free (late or not), µs."),
             "queued": int("Requests that waited for a free connection."),
             "queue_wait_total_us": int("Total wait for a free connection, µs."),
             "queue_wait_max_us": int("Longest wait for a free connection, µs."),

@@ -828,3 +828,222 @@ fn escaping_helpers() {
         assert_eq!(markdown::esc(input), want, "{input:?}");
     }
 }
+
+#[test]
+fn many_endpoints_and_big_figures_keep_the_text_tables_aligned_within_80_columns() {
+    // (endpoints, figures scaled up): the numbers stay in their columns past #9 and #99,
+    // and with a day-long run at a million req/s.
+    for (n, big) in [(9usize, false), (12, false), (12, true), (120, true)] {
+        let urls: Vec<String> = (0..n).map(|i| format!("http://h/{i}")).collect();
+        let rated: Vec<(&str, Option<f64>)> = urls
+            .iter()
+            .map(|u| (u.as_str(), Some(if big { 1_234_567.0 } else { 10.0 })))
+            .collect();
+        let mut st = WorkerStats::new(n);
+        for i in 0..n {
+            st.record_sent(i);
+            st.record_response(i, 200, 1000, 1000);
+        }
+        let p = plan(&rated, n);
+        let mut s = summary(&st, &p, 1, 1.0);
+        if big {
+            for e in &mut s.endpoints {
+                e.rps = 1_234_567.8;
+                e.requests.completed = 123_456_789_012;
+                e.requests.failed = 12_345_678_901;
+                e.status.insert(200, 123_456_789_012);
+            }
+        }
+        let text = text(&s);
+        let lines: Vec<&str> = text.lines().collect();
+        // Run configuration: the method of every endpoint in one column, the lines
+        // under it in the same one.
+        let firsts: Vec<usize> = lines
+            .iter()
+            .filter(|l| l.trim_start().starts_with('#') && l.contains(" GET "))
+            .map(|l| l.find("GET").unwrap())
+            .collect();
+        assert_eq!(firsts.len(), n, "{text}");
+        assert!(firsts.iter().all(|c| *c == firsts[0]), "{firsts:?}\n{text}");
+        let rate_col = lines
+            .iter()
+            .find(|l| l.trim_start().starts_with("rate "))
+            .map(|l| l.find("rate").unwrap());
+        assert_eq!(rate_col, Some(firsts[0]), "{text}");
+        // The endpoint table: one row per endpoint, each as wide as the heading.
+        let head = lines.iter().position(|l| l.contains("Endpoint ")).unwrap();
+        let width = lines[head].chars().count();
+        for row in &lines[head + 1..head + 1 + n] {
+            assert_eq!(row.chars().count(), width, "{row:?}\n{text}");
+        }
+        // Status classes by endpoint: likewise.
+        let head = lines.iter().position(|l| l.contains("2xx")).unwrap();
+        let width = lines[head].chars().count();
+        for row in &lines[head + 1..head + 1 + n] {
+            assert_eq!(row.chars().count(), width, "{row:?}\n{text}");
+        }
+    }
+}
+
+#[test]
+fn text_cells_fit_their_columns() {
+    for (n, width, want) in [
+        (0u64, 9usize, "0"),
+        (9_999_999, 9, "9,999,999"),
+        (10_000_000, 9, "10000000"),
+        (123_456_789, 9, "123456789"),
+        (1_234_567_890, 9, "1.23G"),
+        (999_999_999_999, 8, "1.00T"),
+        (u64::MAX, 8, "18.4E"),
+    ] {
+        let got = text::count_cell(n, width);
+        assert!(got.chars().count() <= width, "{n}: {got}");
+        assert_eq!(got, want, "{n}");
+    }
+    for (r, want) in [
+        (0.0, "0.0"),
+        (181_265.7, "181265.7"),
+        (1_234_567.8, "1234568"),
+        (123_456_789.0, "123M"),
+    ] {
+        assert_eq!(text::rate_cell(r, 8), want, "{r}");
+    }
+}
+
+#[test]
+fn sample_control_characters_are_shown_not_obeyed() {
+    for (input, want) in [
+        ("plain\ttext\nline", "plain\ttext\nline"),
+        ("crlf\r\nend", "crlf\r\nend"),
+        ("lone\rcr", "lone␍cr"),
+        ("\u{1b}[2J\u{1b}]0;title\u{7}", "␛[2J␛]0;title␇"),
+        ("nul\u{0}del\u{7f}", "nul␀del␡"),
+        ("csi\u{9b}31m", "csi\u{fffd}31m"),
+        ("\u{fffd}é✓", "\u{fffd}é✓"),
+    ] {
+        assert_eq!(printable(input), want, "{input:?}");
+    }
+    // In the reports that show samples, from a server that sends escape sequences.
+    let mut s = fixture::summary();
+    s.endpoints[0].samples = vec![crate::stats::Sample {
+        status: 200,
+        head: "HTTP/1.1 200 OK\nX-Odd: \u{1b}[31m".into(),
+        body: "\u{fffd}\u{0}\u{1b}[2J\u{1b}]0;pwned\u{7}\r\nok\r".into(),
+        truncated: false,
+    }];
+    finish(&mut s, false);
+    for name in ["report.md", "report.html"] {
+        let out = render_to_string(&s, name);
+        let bad: Vec<char> = out
+            .chars()
+            .filter(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+            .collect();
+        assert!(bad.is_empty(), "{name}: {bad:?}");
+        assert!(out.contains("␛[2J␛]0;pwned␇"), "{name}");
+    }
+}
+
+#[test]
+fn run_length_is_said_in_good_grammar() {
+    for (duration_s, requests, want) in [
+        (None, Some(1), "Load         1 request, 1 connection"),
+        (
+            None,
+            Some(2_000),
+            "Load         2,000 requests, 1 connection",
+        ),
+        (
+            Some(1.5),
+            Some(1),
+            "Load         1.5s or 1 request, 1 connection",
+        ),
+        (Some(10.0), None, "Load         10s, 1 connection"),
+    ] {
+        let mut s = sample();
+        s.config.connections = 1;
+        (s.config.duration_s, s.config.requests) = (duration_s, requests);
+        let text = text(&s);
+        assert!(text.contains(want), "{want:?} in\n{text}");
+    }
+}
+
+#[test]
+fn an_endpoint_without_responses_shows_no_latency_rather_than_zero() {
+    // Endpoint 1 answered, endpoint 2 only failed.
+    let mut st = WorkerStats::new(2);
+    st.record_sent(0);
+    st.record_response(0, 200, 1_500_000, 1_500_000);
+    st.record_sent(1);
+    st.record_failed(1, ErrorKind::Timeout);
+    let s = summary(
+        &st,
+        &plan(&[("http://h/a", Some(1.0)), ("http://h/b", Some(1.0))], 2),
+        1,
+        1.0,
+    );
+    let md = render_to_string(&s, "report.md");
+    assert!(md.contains("| 1 | 1.50ms |"), "{md}");
+    assert!(md.contains("| 2 | - | - | - | - | - | - | - | - |"), "{md}");
+    let html = render_to_string(&s, "report.html");
+    assert!(html.contains("1.50ms"), "{html}");
+    assert!(
+        html.contains(r#"<td class="l">2</td><td>-</td><td>-</td>"#),
+        "{html}"
+    );
+    // A run with no response at all: the totals too.
+    let st = WorkerStats::new(1);
+    let s = summary(&st, &plan(&[("http://h/", Some(1.0))], 1), 1, 1.0);
+    let md = render_to_string(&s, "report.md");
+    assert!(md.contains("| all | - | - |"), "{md}");
+    assert!(md.contains("| service | - | - |"), "{md}");
+    let html = render_to_string(&s, "report.html");
+    assert!(
+        html.contains(r#"<td class="l">all</td><td>-</td>"#),
+        "{html}"
+    );
+}
+
+#[test]
+fn one_thread_and_one_connection_in_the_singular_in_every_header() {
+    let mut st = WorkerStats::new(1);
+    st.record_sent(0);
+    st.record_response(0, 200, 1_000_000, 1_000_000);
+    let s = summary(&st, &plan(&[("http://h/", None)], 1), 1, 1.0);
+    for name in ["report.txt", "report.md", "report.html"] {
+        let out = render_to_string(&s, name);
+        assert!(
+            out.contains("1.00s, 1 thread, 1 connection, pipelining 1"),
+            "{name}: {out}"
+        );
+    }
+}
+
+#[test]
+fn an_unreachable_rate_is_a_shortfall_of_whole_requests() {
+    // (target req/s, seconds, responses) → warned
+    for (target, secs, done, warned) in [
+        (0.5, 0.1, 0u64, false), // 0.05 requests due: none sent is on schedule
+        (0.5, 3.0, 1, false),    // 1.5 "expected", one due (at 2 s)
+        (1.0, 2.5, 0, true),     // two due, none answered
+        (100.0, 10.0, 799, true),
+        (100.0, 10.0, 801, false),
+        (2.0, 1.0, 0, true),
+    ] {
+        let mut st = WorkerStats::new(1);
+        for _ in 0..done {
+            st.record_sent(0);
+            st.record_response(0, 200, 1_000_000, 1_000_000);
+        }
+        let p = plan(&[("http://h/", Some(target))], 1);
+        let s = summary(&st, &p, 1, secs);
+        let got = s
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("target rate unreachable"));
+        assert_eq!(
+            got, warned,
+            "{target}/s over {secs}s, {done} done: {:?}",
+            s.warnings
+        );
+    }
+}

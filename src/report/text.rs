@@ -60,9 +60,9 @@ fn configuration(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     let c = &s.config;
     section(out, "Run configuration")?;
     let length = match (c.duration_s, c.requests) {
-        (Some(d), Some(n)) => format!("{d}s or {} requests", grouped(n)),
+        (Some(d), Some(n)) => format!("{d}s or {}", plural(n, "request", "requests")),
         (Some(d), None) => format!("{d}s"),
-        (None, Some(n)) => format!("{} requests", grouped(n)),
+        (None, Some(n)) => plural(n, "request", "requests"),
         (None, None) => "until stopped".into(),
     };
     writeln!(
@@ -89,6 +89,9 @@ fn configuration(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     if let Some(rule) = &c.early_exit {
         write_wrapped(out, "Early exit", rule, " ")?;
     }
+    // "#N" and a space, as wide as the widest number: the method starts in the same
+    // column on every line (also past #9), and so do the lines under it.
+    let indent = format!("#{}", s.endpoints.len()).len().max(2) + 3;
     for (i, e) in s.endpoints.iter().enumerate() {
         let drive = match (e.target_rps, e.ramp_up_s.filter(|r| *r > 0.0)) {
             (Some(t), Some(r)) => format!("rate {t}/s, ramp-up {r}s"),
@@ -101,14 +104,16 @@ fn configuration(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
             String::new()
         };
         let label = format!("#{}", i + 1);
+        let pad = " ".repeat(indent);
         writeln!(
             out,
-            "  {label:<3}{}",
-            clip(&format!("{} {}", e.method, e.url), WIDTH - 5)
+            "  {label:<w$}{}",
+            clip(&format!("{} {}", e.method, e.url), WIDTH - indent),
+            w = indent - 2
         )?;
-        wrap(out, "     ".into(), 5, &format!("{drive}{body}"), ", ")?;
+        wrap(out, pad.clone(), indent, &format!("{drive}{body}"), ", ")?;
         for (name, value) in &e.headers {
-            writeln!(out, "{}", clip(&format!("     {name}: {value}"), WIDTH))?;
+            writeln!(out, "{}", clip(&format!("{pad}{name}: {value}"), WIDTH))?;
         }
     }
     Ok(())
@@ -275,12 +280,18 @@ fn summary(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
             format_bytes(h.peak_rss_kib.saturating_mul(1024))
         )?;
         if s.target_rps.is_some() {
+            // The mean is over every send that found a connection free, not over the
+            // late ones only (it can be well under the 1 ms that makes a send late).
             writeln!(
                 out,
-                "  Late sends   {} (max {}, mean {}); {} waited for a connection",
+                "  Late sends   {} over 1 ms; lateness max {}, mean {} (all sends)",
                 grouped(h.late_sends),
                 us(h.lateness_max_us),
                 us_f(h.lateness_mean_us),
+            )?;
+            writeln!(
+                out,
+                "               {} waited for a connection",
                 grouped(h.queued)
             )?;
         }
@@ -322,31 +333,101 @@ fn latency_lines(out: &mut dyn Write, label: &str, l: &Latency) -> io::Result<()
     )
 }
 
+/// A count in at most `width` columns: grouped (`12,345,678`) when that fits, else
+/// plain digits, else three significant figures with a k/M/G/T/P suffix (`123G`).
+pub(crate) fn count_cell(n: u64, width: usize) -> String {
+    let g = grouped(n);
+    if g.len() <= width {
+        return g;
+    }
+    let plain = n.to_string();
+    if plain.len() <= width {
+        return plain;
+    }
+    si(n as f64, width)
+}
+
+/// A rate with one decimal in at most `width` columns (fewer decimals, then a suffix,
+/// when it does not fit).
+pub(crate) fn rate_cell(r: f64, width: usize) -> String {
+    let one = format!("{r:.1}");
+    if one.len() <= width {
+        return one;
+    }
+    let whole = format!("{r:.0}");
+    if whole.len() <= width {
+        return whole;
+    }
+    si(r, width)
+}
+
+fn si(v: f64, width: usize) -> String {
+    let mut v = v;
+    for suffix in ["k", "M", "G", "T", "P", "E"] {
+        v /= 1000.0;
+        if v < 999.5 {
+            let text = if v < 9.995 {
+                format!("{v:.2}{suffix}")
+            } else if v < 99.95 {
+                format!("{v:.1}{suffix}")
+            } else {
+                format!("{v:.0}{suffix}")
+            };
+            if text.len() <= width {
+                return text;
+            }
+        }
+    }
+    "-".into()
+}
+
+/// Digits of the highest endpoint number, at least 2: the width of the `#` column.
+fn index_width(s: &Summary) -> usize {
+    s.endpoints.len().to_string().len().max(2)
+}
+
 /// Endpoint summary: rate, target, achieved share, ended requests and failures.
 fn endpoints(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     section(out, "Endpoints")?;
+    let iw = index_width(s);
+    // The name gives up the columns a wider `#` takes, so rows stay within 80.
+    let nw = 24 - (iw - 2);
     writeln!(
         out,
-        "  {:>2} {:<24} {:>8} {:>8} {:>6} {:>9} {:>8} {:>6}",
+        "  {:>iw$} {:<nw$} {:>8} {:>8} {:>6} {:>9} {:>8} {:>6}",
         "#", "Endpoint", "req/s", "target", "achv%", "ended", "failed", "fail%"
     )?;
     for (i, e) in s.endpoints.iter().enumerate() {
         let target = e
             .target_rps
-            .map_or_else(|| "closed".to_string(), |t| format!("{t:.1}"));
-        let achv = achieved_pct(e, s.duration_s).map_or_else(|| "-".into(), pct);
+            .map_or_else(|| "closed".to_string(), |t| rate_cell(t, 8));
+        let achv = achieved_pct(e, s.duration_s).map_or_else(|| "-".into(), |p| pct_cell(p, 6));
         writeln!(
             out,
-            "  {:>2} {:<24} {:>8.1} {target:>8} {achv:>6} {:>9} {:>8} {:>6}",
+            "  {:>iw$} {:<nw$} {:>8} {target:>8} {achv:>6} {:>9} {:>8} {:>6}",
             i + 1,
-            clip(&endpoint_name(e), 24),
-            e.rps,
-            grouped(e.requests.completed + e.requests.failed),
-            grouped(failures(e)),
-            pct(failure_pct(e))
+            clip(&endpoint_name(e), nw),
+            rate_cell(e.rps, 8),
+            count_cell(e.requests.completed + e.requests.failed, 9),
+            count_cell(failures(e), 8),
+            pct_cell(failure_pct(e), 6)
         )?;
     }
     Ok(())
+}
+
+/// A share in percent in at most `width` columns (`100.0%`; `1234%` past 999.9%).
+fn pct_cell(p: f64, width: usize) -> String {
+    let one = pct(p);
+    if one.chars().count() <= width {
+        return one;
+    }
+    let whole = format!("{p:.0}%");
+    if whole.chars().count() <= width {
+        whole
+    } else {
+        ">999%".to_string()
+    }
 }
 
 fn pct(p: f64) -> String {
@@ -440,22 +521,23 @@ fn status_table(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     }
     if s.endpoints.len() > 1 {
         writeln!(out)?;
+        let iw = index_width(s);
         writeln!(
             out,
-            "  {:>2} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            "  {:>iw$} {:>10} {:>10} {:>10} {:>10} {:>10}",
             "#", "2xx", "3xx", "4xx", "5xx", "errors"
         )?;
         for (i, e) in s.endpoints.iter().enumerate() {
             let c = classes(&e.status);
             writeln!(
                 out,
-                "  {:>2} {:>10} {:>10} {:>10} {:>10} {:>10}",
+                "  {:>iw$} {:>10} {:>10} {:>10} {:>10} {:>10}",
                 i + 1,
-                grouped(c[0]),
-                grouped(c[1]),
-                grouped(c[2]),
-                grouped(c[3]),
-                grouped(e.requests.failed)
+                count_cell(c[0], 10),
+                count_cell(c[1], 10),
+                count_cell(c[2], 10),
+                count_cell(c[3], 10),
+                count_cell(e.requests.failed, 10)
             )?;
         }
     }

@@ -498,6 +498,29 @@ fn line(segs: &[Seg], width: usize, color: bool) -> String {
     out
 }
 
+/// The line printed once above the panel: what runs, how long, where, with how many
+/// connections and threads. One endpoint is named by its URL; several are counted (the
+/// first one's URL alone would say the run hits only that). Fit it to the terminal with
+/// `fit_middle`: a wrapped line would leave its tail on a line of its own.
+pub fn banner(plan: &Plan) -> String {
+    let what = match (plan.duration, plan.requests) {
+        (Some(d), Some(n)) => format!("{d:?} or {} requests", grouped(n)),
+        (Some(d), None) => format!("{d:?}"),
+        (None, Some(n)) => format!("{} requests", grouped(n)),
+        (None, None) => "until stopped".into(),
+    };
+    let target = match plan.endpoints.as_slice() {
+        [one] => format!("{} {}", one.method, sanitize(&one.target.url())),
+        many => format!("{} endpoints", many.len()),
+    };
+    let count = |n: usize, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
+    format!(
+        "tressi: running {what} @ {target} ({}, {})",
+        count(plan.connections, "connection"),
+        count(plan.threads, "thread")
+    )
+}
+
 /// `s` cut to `width` characters, the middle replaced by `…` when too long (the start
 /// and the end of a URL say most).
 pub fn fit_middle(s: &str, width: usize) -> String {

@@ -76,7 +76,10 @@ impl Display {
     /// A line printed once before the panel (nothing in the other modes).
     pub fn banner(&self, text: &str) {
         if self.mode == Mode::Panel {
-            let _ = writeln!(std::io::stderr(), "{text}");
+            // Within the terminal's width: a wrapped line would leave its tail alone on
+            // the next line.
+            let (cols, _) = size(libc::STDERR_FILENO).unwrap_or((80, 24));
+            let _ = writeln!(std::io::stderr(), "{}", super::fit_middle(text, cols));
         }
     }
 

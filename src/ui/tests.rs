@@ -489,3 +489,44 @@ fn a_counted_run_shows_requests_done_of_the_total() {
         "██████████░░░░░░░░░░░░░░░░░░░░░░░░░░░░░░  250 / 1,000 requests  0.5s   25%"
     );
 }
+
+#[test]
+fn banner_names_one_endpoint_counts_several_and_fits_the_terminal() {
+    let mut one = Plan::new(vec![endpoint("http://127.0.0.1:8080/", None)]);
+    (one.connections, one.threads) = (1, 1);
+    one.duration = Some(Duration::from_secs(10));
+    let mut many = Plan::new(
+        (0..15)
+            .map(|i| endpoint(&format!("http://127.0.0.1:18402/path-{i}"), Some(5.0)))
+            .collect(),
+    );
+    (many.connections, many.threads) = (20, 2);
+    many.duration = Some(Duration::from_millis(2500));
+    many.requests = Some(100_000);
+    let mut counted = one.clone();
+    (counted.duration, counted.requests) = (None, Some(5_000));
+    for (plan, want) in [
+        (
+            &one,
+            "tressi: running 10s @ GET http://127.0.0.1:8080/ (1 connection, 1 thread)",
+        ),
+        (
+            &many,
+            "tressi: running 2.5s or 100,000 requests @ 15 endpoints (20 connections, 2 threads)",
+        ),
+        (
+            &counted,
+            "tressi: running 5,000 requests @ GET http://127.0.0.1:8080/ (1 connection, 1 thread)",
+        ),
+    ] {
+        assert_eq!(banner(plan), want);
+    }
+    // On an 80-column terminal the line is cut in its middle, never wrapped.
+    let long = Plan::new(vec![endpoint(
+        &format!("http://127.0.0.1:8080/{}", "x".repeat(200)),
+        None,
+    )]);
+    let fitted = fit_middle(&banner(&long), 80);
+    assert_eq!(fitted.chars().count(), 80);
+    assert!(fitted.starts_with("tressi: running") && fitted.ends_with(")"));
+}
