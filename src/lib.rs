@@ -228,11 +228,16 @@ pub fn collect(plan: &Plan, watch: &mut dyn FnMut(&Snapshot)) -> Result<Collecte
             .collect()
     });
     let usage1 = health::process_usage();
-    let mut total = WorkerStats::new(plan.endpoints.len());
+    // The first worker's stats are the sum's start: no fresh set of histograms to zero.
+    let mut total: Option<WorkerStats> = None;
     for r in results {
         let st = r.map_err(|e| Error::Setup(format!("worker failed: {e}")))?;
-        total.merge(&st);
+        match total.as_mut() {
+            Some(t) => t.merge(&st),
+            None => total = Some(st),
+        }
     }
+    let total = total.unwrap_or_else(|| WorkerStats::new(plan.endpoints.len()));
     Ok(Collected {
         stats: total,
         threads,

@@ -85,6 +85,14 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_LATENCY_US, 3).expect("constant histogram bounds are valid")
 }
 
+/// An empty histogram for the per-connection times (connect, TLS handshake, first byte):
+/// same range, 2 significant digits (1 %). They are recorded once per connection, not
+/// per request, and at 26 KiB instead of 188 KiB each they keep start-up and merging
+/// cheap (every full histogram is zeroed page by page when it is made).
+pub fn new_connection_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_US, 2).expect("constant histogram bounds are valid")
+}
+
 fn add_histogram(into: &mut Histogram<u64>, from: &Histogram<u64>) {
     // Same bounds on both sides, so `add` cannot fail; saturate defensively anyway.
     if into.add(from).is_err() {
@@ -275,11 +283,11 @@ impl WorkerStats {
             clock: timeline::Clock::new(),
             samples: SampleStore::new(endpoints, crate::samples::DEFAULT_SAMPLE_SIZE),
             health: WorkerHealth::default(),
-            connect: new_histogram(),
-            handshake: new_histogram(),
+            connect: new_connection_histogram(),
+            handshake: new_connection_histogram(),
             handshakes: 0,
             resumed: 0,
-            first_byte: new_histogram(),
+            first_byte: new_connection_histogram(),
         }
     }
 
