@@ -76,6 +76,12 @@ impl WorkerHealth {
         }
     }
 
+    /// The busiest worker's share: of the workers merged in, and of these figures' own
+    /// (one worker's stats, nothing merged, are their own sum).
+    pub fn busiest_share(&self) -> f64 {
+        self.busiest.max(self.busy_share())
+    }
+
     pub fn merge(&mut self, o: &WorkerHealth) {
         self.loop_turns += o.loop_turns;
         self.direct_sends += o.direct_sends;
@@ -88,7 +94,12 @@ impl WorkerHealth {
             .saturating_add(o.queue_wait_total_ns);
         self.queue_wait_max_ns = self.queue_wait_max_ns.max(o.queue_wait_max_ns);
         self.capped_unsent += o.capped_unsent;
-        self.busiest = self.busiest.max(o.busiest).max(o.busy_share());
+        // Our own share counts too: the sum may start from one worker's figures.
+        self.busiest = self
+            .busiest
+            .max(self.busy_share())
+            .max(o.busiest)
+            .max(o.busy_share());
     }
 }
 
@@ -196,6 +207,30 @@ pub fn process_usage() -> Usage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_busiest_share_is_the_same_whichever_worker_the_sum_starts_from() {
+        let worker = |cpu_ns, wall_ns| WorkerHealth {
+            cpu_ns,
+            wall_ns,
+            ..WorkerHealth::default()
+        };
+        let (a, b) = (worker(900, 1000), worker(300, 1000));
+        let mut from_empty = WorkerHealth::default();
+        from_empty.merge(&a);
+        from_empty.merge(&b);
+        let mut from_a = a.clone();
+        from_a.merge(&b);
+        let mut from_b = b.clone();
+        from_b.merge(&a);
+        for h in [&from_empty, &from_a, &from_b, &a] {
+            assert!(
+                (h.busiest_share() - 0.9).abs() < 1e-9,
+                "{}",
+                h.busiest_share()
+            );
+        }
+    }
 
     fn facts() -> Facts {
         Facts {

@@ -958,7 +958,7 @@ fn health_of(stats: &WorkerStats, plan: &Plan, threads: usize, duration_s: f64) 
         lateness_max_ns: h.lateness_max_ns,
         lateness_mean_ns: mean_ns,
         capped_unsent: h.capped_unsent,
-        busiest: h.busiest,
+        busiest: h.busiest_share(),
         threads,
         duration_s,
     };
@@ -972,7 +972,7 @@ fn health_of(stats: &WorkerStats, plan: &Plan, threads: usize, duration_s: f64) 
         queue_wait_max_us: h.queue_wait_max_ns / 1000,
         cpu_user_s: 0.0,
         cpu_sys_s: 0.0,
-        busiest_worker: round2(h.busiest),
+        busiest_worker: round2(h.busiest_share()),
         peak_rss_kib: 0,
         bottleneck: crate::health::verdict(&facts),
     }
