@@ -7,17 +7,31 @@
 //! batches (least disturbed by other load on a shared machine).
 //!
 //! Run: `cargo bench --bench micro` (optionally a filter: `cargo bench --bench micro parse`).
+//! `MICRO_ITERS=N` runs each benchmark exactly N times instead (no timing loop), for
+//! instruction counts that do not depend on the machine's load:
+//! `MICRO_ITERS=100000 valgrind --tool=callgrind target/release/deps/micro-… conn` and
+//! divide the total by N.
 
 use std::hint::black_box;
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
-use tressi::engine::conn::{Conn, InFlight, Outcome};
-use tressi::http::response::{Limits, ResponseParser};
+use tressi::engine::conn::{Conn, InFlight, Outcome, ReadBuf};
+use tressi::http::response::{HeadMemo, Limits, NoSink, ResponseParser};
 use tressi::rate::wheel::TimerWheel;
 use tressi::stats::WorkerStats;
 
 fn bench(name: &str, filter: &Option<String>, bytes_per_op: usize, mut op: impl FnMut() -> usize) {
     if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
+        return;
+    }
+    if let Some(n) = std::env::var("MICRO_ITERS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        for _ in 0..n {
+            black_box(op());
+        }
+        println!("{name:<40} {n} iterations");
         return;
     }
     // Calibrate a batch to ~50 ms.
@@ -96,7 +110,7 @@ impl Write for Loop {
 fn conn_turn(
     c: &mut Conn<Loop>,
     reqs: &[Vec<u8>],
-    scratch: &mut [u8],
+    scratch: &mut ReadBuf,
     stats: &mut WorkerStats,
     now: u64,
 ) -> usize {
@@ -135,6 +149,17 @@ fn main() {
     bench("parse small response (CL 13)", &filter, small.len(), || {
         parse_all(&mut p, small)
     });
+    let mut memo = HeadMemo::default();
+    bench(
+        "parse small response, head memo hit",
+        &filter,
+        small.len(),
+        || {
+            let r = p.feed_memo(small, false, &mut NoSink, Some(&mut memo));
+            usize::from(matches!(r, Ok((_, Some(_)))))
+        },
+    );
+    assert!(memo.hits() > 0 || filter.is_some());
     bench("parse chunked response", &filter, chunked.len(), || {
         parse_all(&mut p, chunked)
     });
@@ -200,7 +225,7 @@ fn main() {
         &tressi::Endpoint::get(tressi::target::Target::parse("http://127.0.0.1:8080/").unwrap()),
         true,
     );
-    let mut scratch = vec![0u8; 64 * 1024];
+    let mut scratch = ReadBuf::new(64 * 1024, 1);
     for depth in [1usize, 16] {
         let reqs = vec![req.clone()];
         let mut c = Conn::new(depth, Limits::default());

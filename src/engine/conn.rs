@@ -2,9 +2,10 @@
 //! requests (each with its own intended and actual send time), its partial write, and its
 //! response parser. Generic over `Read + Write` so it is tested against in-memory streams;
 //! it never reads a clock (time is an argument), never registers with mio, and never
-//! copies request bytes: it writes slices of the worker's prebuilt request buffer.
+//! copies request bytes: it writes slices of the worker's prebuilt request buffer. Reads
+//! land in the worker's one `ReadBuf`, lent to each connection in turn.
 
-use crate::http::response::{BodySink, Limits, ResponseParser};
+use crate::http::response::{BodySink, HeadMemo, Limits, ResponseParser};
 use crate::samples::SampleStore;
 use crate::stats::{ErrorKind, WorkerStats};
 use std::collections::VecDeque;
@@ -62,6 +63,35 @@ pub enum Outcome {
 /// Reads per `on_readable` call before yielding to other connections (256 KiB with the
 /// worker's 64 KiB buffer): one fast stream must not starve the loop.
 pub const MAX_READS: usize = 4;
+
+/// Most head memos a `ReadBuf` keeps (endpoints past this share them, by index).
+pub const MAX_MEMOS: usize = 64;
+
+/// The read side a worker lends to each of its connections in turn: the scratch buffer
+/// every read lands in, and one [`HeadMemo`] per endpoint (the last head of that
+/// endpoint's responses, so an unchanged head is compared, not parsed). Allocated once
+/// per worker; no connection keeps any of it.
+#[derive(Debug)]
+pub struct ReadBuf {
+    bytes: Box<[u8]>,
+    memos: Box<[HeadMemo]>,
+}
+
+impl ReadBuf {
+    /// A `size`-byte buffer and memos for `endpoints` endpoints (at least 1, at most
+    /// [`MAX_MEMOS`]).
+    pub fn new(size: usize, endpoints: usize) -> Self {
+        ReadBuf {
+            bytes: vec![0; size.max(1)].into_boxed_slice(),
+            memos: vec![HeadMemo::default(); endpoints.clamp(1, MAX_MEMOS)].into_boxed_slice(),
+        }
+    }
+
+    /// Heads found in the memos instead of parsed (tests, benches).
+    pub fn memo_hits(&self) -> u64 {
+        self.memos.iter().map(HeadMemo::hits).sum()
+    }
+}
 
 /// Most request slices gathered into one vectored write.
 const MAX_IOV: usize = 64;
@@ -254,24 +284,26 @@ impl<S: Read + Write> Conn<S> {
     /// After `MAX_READS` full reads it returns `Yield`.
     pub fn on_readable(
         &mut self,
-        scratch: &mut [u8],
+        buf: &mut ReadBuf,
         now_ns: u64,
         drain: bool,
         stats: &mut WorkerStats,
     ) -> Outcome {
+        let ReadBuf { bytes, memos } = buf;
         for _ in 0..MAX_READS {
             let Some(io) = self.io.as_mut() else {
                 return Outcome::Open;
             };
-            match io.read(scratch) {
+            match io.read(bytes) {
                 Ok(0) => return self.on_eof(now_ns, stats),
                 Ok(n) => {
                     stats.bytes_read += n as u64;
-                    let outcome = self.on_bytes(&scratch[..n], now_ns, stats);
+                    let data = bytes.get(..n).unwrap_or_default();
+                    let outcome = self.on_bytes(data, memos, now_ns, stats);
                     if outcome != Outcome::Open {
                         return outcome;
                     }
-                    if n < scratch.len() && !drain {
+                    if n < bytes.len() && !drain {
                         return Outcome::Open;
                     }
                 }
@@ -285,7 +317,13 @@ impl<S: Read + Write> Conn<S> {
 
     /// Feeds received bytes to the parser; each completed response ends the oldest
     /// in-flight request.
-    fn on_bytes(&mut self, mut data: &[u8], now_ns: u64, stats: &mut WorkerStats) -> Outcome {
+    fn on_bytes(
+        &mut self,
+        mut data: &[u8],
+        memos: &mut [HeadMemo],
+        now_ns: u64,
+        stats: &mut WorkerStats,
+    ) -> Outcome {
         while !data.is_empty() {
             let Some(front) = self.inflight.front() else {
                 // Bytes nobody asked for: the stream is out of step; count and close.
@@ -299,7 +337,8 @@ impl<S: Read + Write> Conn<S> {
                 endpoint: ep,
                 now_ns,
             };
-            let fed = self.parser.feed_with(data, head, &mut sink);
+            let memo = memos.get_mut(ep % memos.len().max(1));
+            let fed = self.parser.feed_memo(data, head, &mut sink, memo);
             if let Some(c) = stats.endpoints.get_mut(ep) {
                 let used = match fed {
                     Ok((used, Some(_))) => used,
@@ -560,7 +599,7 @@ mod tests {
         assert_eq!(mem(&mut c).written, REQ);
         assert_eq!(c.room(), 0);
         mem(&mut c).reads.push_back(Ok(OK.to_vec()));
-        let mut scratch = [0u8; 4096];
+        let mut scratch = ReadBuf::new(4096, 1);
         assert_eq!(
             c.on_readable(&mut scratch, 51_000, false, &mut st),
             Outcome::Open
@@ -582,7 +621,7 @@ mod tests {
         c.enqueue(req(0, 0, 30_000), &mut st);
         c.flush(&reqs(), &mut st);
         mem(&mut c).reads.push_back(Ok(OK.to_vec()));
-        let mut scratch = [0u8; 1024];
+        let mut scratch = ReadBuf::new(1024, 1);
         c.on_readable(&mut scratch, 100_000, false, &mut st);
         let t = st.total();
         assert_eq!(t.latency.max(), 100);
@@ -606,7 +645,7 @@ mod tests {
                     m.reads.push_back(Ok(piece.to_vec()));
                 }
             }
-            let mut scratch = [0u8; 8192];
+            let mut scratch = ReadBuf::new(8192, 1);
             // Call twice, as edge-triggered readiness would after each arrival.
             c.on_readable(&mut scratch, 20_000, false, &mut st);
             c.on_readable(&mut scratch, 20_000, false, &mut st);
@@ -633,7 +672,7 @@ mod tests {
         let head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n";
         let answers = [OK, &head[..], OK, &head[..]].concat();
         mem(&mut c).reads.push_back(Ok(answers));
-        let mut scratch = [0u8; 4096];
+        let mut scratch = ReadBuf::new(4096, 1);
         assert_eq!(
             c.on_readable(&mut scratch, 5, false, &mut st),
             Outcome::Open
@@ -657,7 +696,7 @@ mod tests {
         let (a, b) = answers.split_at(OK.len() + 10);
         mem(&mut c).reads.push_back(Ok(a.to_vec()));
         mem(&mut c).reads.push_back(Ok(b.to_vec()));
-        let mut scratch = [0u8; 4096];
+        let mut scratch = ReadBuf::new(4096, 1);
         c.on_readable(&mut scratch, 5, true, &mut st);
         assert_eq!(st.total().completed, 3);
         assert_eq!(st.endpoints[0].bytes_written, 2 * REQ.len() as u64);
@@ -692,7 +731,7 @@ mod tests {
                     mem(&mut c2).reads.push_back(Ok(piece.to_vec()));
                 }
             }
-            let mut scratch = [0u8; 4096];
+            let mut scratch = ReadBuf::new(4096, 1);
             c2.on_readable(&mut scratch, 5, true, &mut st2);
             c2.on_readable(&mut scratch, 5, true, &mut st2);
             assert_eq!(st2.total().completed, 6, "at {at}");
@@ -709,7 +748,7 @@ mod tests {
             );
         }
         mem(&mut c).reads.push_back(Ok(stream));
-        let mut scratch = [0u8; 4096];
+        let mut scratch = ReadBuf::new(4096, 1);
         c.on_readable(&mut scratch, 5, true, &mut st);
         let s = st.samples.samples_of(0);
         assert_eq!(
@@ -729,7 +768,7 @@ mod tests {
             b"HTTP/1.1 500 Oops\r\nContent-Length: 10\r\n\r\nabc".to_vec()
         ));
         m.eof_when_empty = true;
-        let mut scratch = [0u8; 1024];
+        let mut scratch = ReadBuf::new(1024, 1);
         assert_eq!(
             c.on_readable(&mut scratch, 5, true, &mut st),
             Outcome::Failed(ErrorKind::Closed)
@@ -754,7 +793,7 @@ mod tests {
             m.reads.push_back(Ok(chunk.clone()));
         }
         m.reads.push_back(Ok(b"0\r\n\r\n".to_vec()));
-        let mut scratch = vec![0u8; 64 * 1024];
+        let mut scratch = ReadBuf::new(64 * 1024, 1);
         for _ in 0..2000 {
             c.on_readable(&mut scratch, 5, false, &mut st);
             if st.total().completed == 1 {
@@ -808,7 +847,7 @@ mod tests {
         c.flush(&reqs(), &mut st);
         // First request answered while the second is half written; a third joins.
         mem(&mut c).reads.push_back(Ok(OK.to_vec()));
-        let mut scratch = [0u8; 1024];
+        let mut scratch = ReadBuf::new(1024, 1);
         assert_eq!(
             c.on_readable(&mut scratch, 1, false, &mut st),
             Outcome::Open
@@ -832,7 +871,7 @@ mod tests {
         mem(&mut c).reads.push_back(Ok(
             b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n".to_vec(),
         ));
-        let mut scratch = [0u8; 1024];
+        let mut scratch = ReadBuf::new(1024, 1);
         assert_eq!(
             c.on_readable(&mut scratch, 5, false, &mut st),
             Outcome::Finished
@@ -849,7 +888,7 @@ mod tests {
         mem(&mut c).reads.push_back(Ok(
             b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n".to_vec(),
         ));
-        let mut scratch = [0u8; 1024];
+        let mut scratch = ReadBuf::new(1024, 1);
         assert_eq!(
             c.on_readable(&mut scratch, 5, false, &mut st),
             Outcome::Finished
@@ -869,7 +908,7 @@ mod tests {
         m.reads
             .push_back(Ok(b"HTTP/1.1 200 OK\r\n\r\nsome body".to_vec()));
         m.eof_when_empty = true;
-        let mut scratch = [0u8; 1024];
+        let mut scratch = ReadBuf::new(1024, 1);
         assert_eq!(
             c.on_readable(&mut scratch, 5, true, &mut st),
             Outcome::Finished
@@ -887,7 +926,7 @@ mod tests {
         let m = mem(&mut c);
         m.reads.push_back(Ok(OK.to_vec()));
         m.eof_when_empty = true;
-        let mut scratch = [0u8; 1024];
+        let mut scratch = ReadBuf::new(1024, 1);
         assert_eq!(
             c.on_readable(&mut scratch, 5, true, &mut st),
             Outcome::Failed(ErrorKind::Closed)
@@ -908,7 +947,7 @@ mod tests {
         m.reads
             .push_back(Ok(b"HTTP/1.1 200 OK\r\nContent-Le".to_vec()));
         m.eof_when_empty = true;
-        let mut scratch = [0u8; 1024];
+        let mut scratch = ReadBuf::new(1024, 1);
         assert_eq!(
             c.on_readable(&mut scratch, 5, true, &mut st),
             Outcome::Failed(ErrorKind::Closed)
@@ -944,7 +983,7 @@ mod tests {
             let mut c = open(1, Mem::default());
             send(&mut c, *sent, 0, &mut st);
             mem(&mut c).reads.push_back(Ok(bytes.to_vec()));
-            let mut scratch = [0u8; 1024];
+            let mut scratch = ReadBuf::new(1024, 1);
             assert_eq!(
                 c.on_readable(&mut scratch, 5, false, &mut st),
                 Outcome::Failed(ErrorKind::Parse),
@@ -964,7 +1003,7 @@ mod tests {
         let m = mem(&mut c);
         m.reads.push_back(Ok(OK.to_vec()));
         m.reads.push_back(Ok(OK.to_vec()));
-        let mut scratch = [0u8; 1024];
+        let mut scratch = ReadBuf::new(1024, 1);
         c.on_readable(&mut scratch, 5, false, &mut st);
         assert_eq!(
             st.total().completed,
@@ -986,7 +1025,7 @@ mod tests {
         for chunk in stream.chunks(64) {
             m.reads.push_back(Ok(chunk.to_vec()));
         }
-        let mut scratch = [0u8; 64];
+        let mut scratch = ReadBuf::new(64, 1);
         assert_eq!(
             c.on_readable(&mut scratch, 5, false, &mut st),
             Outcome::Yield
@@ -1004,7 +1043,7 @@ mod tests {
         let mut c = open(2, Mem::default());
         send(&mut c, 2, 0, &mut st);
         mem(&mut c).reads.push_back(Ok(OK.repeat(2)));
-        let mut scratch = [0u8; 1024];
+        let mut scratch = ReadBuf::new(1024, 1);
         assert_eq!(
             c.on_readable(&mut scratch, 1_000_000_001, false, &mut st),
             Outcome::Failed(ErrorKind::Timeout)
@@ -1027,7 +1066,7 @@ mod tests {
         c.flush(&reqs(), &mut st);
         // The server ignores the request's `Connection: close` and keeps the connection.
         mem(&mut c).reads.push_back(Ok(OK.to_vec()));
-        let mut scratch = [0u8; 1024];
+        let mut scratch = ReadBuf::new(1024, 1);
         assert_eq!(
             c.on_readable(&mut scratch, 5, false, &mut st),
             Outcome::Finished

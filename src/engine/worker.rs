@@ -13,7 +13,7 @@
 //! connections full with requests of the unrated endpoints of that address, taken by
 //! smooth weighted round-robin).
 
-use super::conn::{Conn, InFlight, Outcome, Phase};
+use super::conn::{Conn, InFlight, Outcome, Phase, ReadBuf};
 use super::progress::{Control, PUBLISH_EVERY_NS};
 use super::transport::{Progress, TlsTarget, Transport};
 use crate::http::response::Limits;
@@ -280,7 +280,7 @@ struct Worker<'a> {
     wheel: TimerWheel,
     /// Rendered request of each endpoint.
     reqs: Vec<Vec<u8>>,
-    scratch: Vec<u8>,
+    scratch: ReadBuf,
     stats: WorkerStats,
     /// Requests this worker may still send (`u64::MAX` = unlimited).
     remaining: u64,
@@ -371,7 +371,7 @@ pub fn run(plan: &WorkerPlan, control: &Control, origin: Instant) -> io::Result<
         endpoints,
         wheel: TimerWheel::new(TICK_NS, SLOTS),
         reqs: plan.endpoints.iter().map(|e| e.request.clone()).collect(),
-        scratch: vec![0; SCRATCH],
+        scratch: ReadBuf::new(SCRATCH, plan.endpoints.len()),
         stats: WorkerStats::new(plan.endpoints.len()),
         remaining: plan.quota.unwrap_or(u64::MAX),
         connect_timeout_ns: plan.connect_timeout.as_nanos() as u64,

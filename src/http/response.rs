@@ -24,6 +24,10 @@
 //!   outcome is still independent of how the bytes were split.
 //! - At most [`HEADERS_CAP`] (512) header fields per head; `Limits::max_headers` above that is
 //!   clamped.
+//! - [`HeadMemo`]: a head is a pure function of its bytes, so a caller that keeps the last
+//!   head of a stream of alike responses (the worker keeps one per endpoint) lets the
+//!   parser skip httparse when the next head is the same bytes: one comparison instead of
+//!   a parse. The result is the same with or without it (tested, fuzzed).
 
 use std::fmt;
 use std::mem::MaybeUninit;
@@ -157,6 +161,79 @@ struct Head {
     keep_alive: bool,
 }
 
+/// Longest head a [`HeadMemo`] keeps (typical heads are 100-400 bytes; longer ones are
+/// parsed every time).
+pub const MEMO_CAP: usize = 512;
+
+/// The last final head parsed for one stream of alike responses (one endpoint's, in the
+/// worker), and what it parsed to.
+///
+/// `parse_head` is a pure function of the head's bytes, the limits and whether the request
+/// was HEAD: httparse stops at the empty line and the framing rules only read the fields.
+/// So input that starts with exactly the remembered bytes, under the same limits and
+/// method, parses to the remembered `Head`, and a memcmp replaces the parse (for the
+/// micro-benchmark's nginx-like head, 228 instructions instead of 2,180; nginx's Date field
+/// changes once a second, and then one parse refreshes the memo). Fixed size, no allocation; heads over [`MEMO_CAP`] bytes, interim
+/// 1xx heads and heads that ended in an error are not remembered.
+#[derive(Debug, Clone)]
+pub struct HeadMemo {
+    bytes: [u8; MEMO_CAP],
+    /// What `bytes` parsed to (`head.len` bytes of them); `None` while empty.
+    head: Option<Head>,
+    head_request: bool,
+    limits: Limits,
+    /// Heads found here instead of parsed.
+    hits: u64,
+}
+
+impl Default for HeadMemo {
+    fn default() -> Self {
+        HeadMemo {
+            bytes: [0; MEMO_CAP],
+            head: None,
+            head_request: false,
+            limits: Limits::default(),
+            hits: 0,
+        }
+    }
+}
+
+impl HeadMemo {
+    /// The remembered head, if `input` starts with its bytes under these limits and method.
+    #[inline]
+    fn lookup(&mut self, input: &[u8], limits: &Limits, head_request: bool) -> Option<Head> {
+        let head = self.head?;
+        let known = self.bytes.get(..head.len)?;
+        let hit = input.get(..head.len) == Some(known)
+            && head_request == self.head_request
+            && *limits == self.limits;
+        self.hits += u64::from(hit);
+        hit.then_some(head)
+    }
+
+    /// Remembers `bytes` (a whole final head) and what it parsed to, if it fits.
+    #[inline]
+    fn store(&mut self, bytes: &[u8], head: Head, limits: &Limits, head_request: bool) {
+        let Some(dst) = self.bytes.get_mut(..bytes.len()) else {
+            return;
+        };
+        dst.copy_from_slice(bytes);
+        self.head = Some(head);
+        self.head_request = head_request;
+        self.limits = *limits;
+    }
+
+    /// Whether a head is remembered (tests).
+    pub fn is_set(&self) -> bool {
+        self.head.is_some()
+    }
+
+    /// How many heads were found here instead of parsed (tests, benches).
+    pub fn hits(&self) -> u64 {
+        self.hits
+    }
+}
+
 /// Incremental parser for the responses on one connection.
 ///
 /// 112 bytes on 64-bit targets (checked by a test), plus a heap head buffer only while a
@@ -209,7 +286,20 @@ impl ResponseParser {
         head_request: bool,
         sink: &mut S,
     ) -> Result<(usize, Option<Response>), ParseError> {
-        match self.feed_inner(input, head_request, sink) {
+        self.feed_memo(input, head_request, sink, None)
+    }
+
+    /// Like `feed_with`, and looks each head up in `memo` first (see [`HeadMemo`]): same
+    /// results, fewer parses.
+    #[inline]
+    pub fn feed_memo<S: BodySink + ?Sized>(
+        &mut self,
+        input: &[u8],
+        head_request: bool,
+        sink: &mut S,
+        mut memo: Option<&mut HeadMemo>,
+    ) -> Result<(usize, Option<Response>), ParseError> {
+        match self.feed_inner(input, head_request, sink, &mut memo) {
             Ok(v) => Ok(v),
             Err(e) => Err(self.poison(e)),
         }
@@ -274,6 +364,7 @@ impl ResponseParser {
         input: &[u8],
         head_request: bool,
         sink: &mut S,
+        memo: &mut Option<&mut HeadMemo>,
     ) -> Result<(usize, Option<Response>), ParseError> {
         let mut pos = 0usize;
         loop {
@@ -281,7 +372,7 @@ impl ResponseParser {
             match &mut self.state {
                 State::Poisoned(e) => return Err(*e),
                 State::Head => {
-                    let Some((used, head)) = self.feed_head(rest, head_request, sink)? else {
+                    let Some((used, head)) = self.feed_head(rest, head_request, sink, memo)? else {
                         return Ok((input.len(), None));
                     };
                     pos = pos.saturating_add(used);
@@ -364,15 +455,29 @@ impl ResponseParser {
         rest: &[u8],
         head_request: bool,
         sink: &mut S,
+        memo: &mut Option<&mut HeadMemo>,
     ) -> Result<Option<(usize, Head)>, ParseError> {
         let max_head = self.limits.max_head;
         if self.head_buf.is_empty() {
             // Fast path: parse in place, no copy. Only the first max_head bytes matter: a
             // head that does not complete within them is too large.
             let window = rest.get(..max_head).unwrap_or(rest);
-            if let Some(head) = parse_head(window, &self.limits, head_request)? {
+            let known = memo
+                .as_deref_mut()
+                .and_then(|m| m.lookup(window, &self.limits, head_request));
+            let parsed = match known {
+                Some(head) => Some(head),
+                None => parse_head(window, &self.limits, head_request)?,
+            };
+            if let Some(head) = parsed {
                 if head.framing != Framing::Interim {
-                    self.capture = sink.head(head.status, window.get(..head.len).unwrap_or(window));
+                    let bytes = window.get(..head.len).unwrap_or(window);
+                    if known.is_none() {
+                        if let Some(m) = memo.as_deref_mut() {
+                            m.store(bytes, head, &self.limits, head_request);
+                        }
+                    }
+                    self.capture = sink.head(head.status, bytes);
                 }
                 return Ok(Some((head.len, head)));
             }
@@ -614,11 +719,13 @@ fn trim_ows(mut s: &[u8]) -> &[u8] {
 /// exceed the input, `None` means all bytes were consumed, every response accounts for
 /// exactly the bytes consumed for it (`head_len + body_len`), and the head buffer stays
 /// within `max_head`. Shared by the unit tests, the fuzz targets and `tests/fuzz_corpus.rs`.
+/// With `memo`, heads are looked up in it first, as the worker does.
 #[doc(hidden)]
 pub fn drive(
     parser: &mut ResponseParser,
     pieces: &[&[u8]],
     head_flags: &[bool],
+    mut memo: Option<&mut HeadMemo>,
 ) -> Vec<Result<Response, ParseError>> {
     let mut out = Vec::new();
     // Bytes consumed since the last response boundary.
@@ -635,7 +742,7 @@ pub fn drive(
         let mut rest: &[u8] = piece;
         while !rest.is_empty() {
             let head = head_flags.get(out.len()).copied().unwrap_or(false);
-            match parser.feed(rest, head) {
+            match parser.feed_memo(rest, head, &mut NoSink, memo.as_deref_mut()) {
                 Err(e) => {
                     assert_eq!(parser.feed(b"x", head), Err(e), "not poisoned");
                     out.push(Err(e));
@@ -698,14 +805,19 @@ impl BodySink for Recorded {
 /// outcome of each `feed_with` call is checked against `drive`'s elsewhere; here only
 /// what the sink saw is returned.
 #[doc(hidden)]
-pub fn record(parser: &mut ResponseParser, pieces: &[&[u8]], head_flags: &[bool]) -> Recorded {
+pub fn record(
+    parser: &mut ResponseParser,
+    pieces: &[&[u8]],
+    head_flags: &[bool],
+    mut memo: Option<&mut HeadMemo>,
+) -> Recorded {
     let mut seen = Recorded::default();
     let mut done = 0usize;
     for piece in pieces {
         let mut rest: &[u8] = piece;
         while !rest.is_empty() {
             let head = head_flags.get(done).copied().unwrap_or(false);
-            match parser.feed_with(rest, head, &mut seen) {
+            match parser.feed_memo(rest, head, &mut seen, memo.as_deref_mut()) {
                 Err(_) => return seen,
                 Ok((n, resp)) => {
                     rest = rest.get(n..).unwrap_or_default();
@@ -727,7 +839,9 @@ pub fn record(parser: &mut ResponseParser, pieces: &[&[u8]], head_flags: &[bool]
 /// is the server's byte stream. Under the default limits and under small ones, the
 /// responses must be the same whole, split in two, split in three and byte by byte (and
 /// `drive` checks the per-call contract); so must what a `BodySink` is shown (heads and
-/// de-chunked bodies). Panics if a property fails.
+/// de-chunked bodies); and so must both be with a [`HeadMemo`], fresh or primed by an
+/// earlier pass (one memo is shared by every pass, under both limits). Panics if a
+/// property fails.
 #[doc(hidden)]
 pub fn fuzz_check_response(data: &[u8]) {
     let (flags, seed, stream) = match data {
@@ -739,27 +853,36 @@ pub fn fuzz_check_response(data: &[u8]) {
         max_head: 256,
         max_headers: 8,
     };
+    let mut memo = HeadMemo::default();
     for limits in [Limits::default(), small] {
-        let run = |pieces: &[&[u8]]| drive(&mut ResponseParser::new(limits), pieces, &head_flags);
-        let whole = run(&[stream]);
+        let run = |pieces: &[&[u8]], memo: Option<&mut HeadMemo>| {
+            drive(&mut ResponseParser::new(limits), pieces, &head_flags, memo)
+        };
+        let whole = run(&[stream], None);
         let len = stream.len();
         let a = seed.wrapping_mul(7919) % (len + 1);
         let b = (a + (len - a) / 2).min(len);
         let (p, rest) = stream.split_at(a);
         let (q, r) = rest.split_at(b - a);
-        assert_eq!(whole, run(&[p, rest]), "split at {a}");
-        assert_eq!(whole, run(&[p, q, r]), "split at {a} and {b}");
-        let rec = |pieces: &[&[u8]]| record(&mut ResponseParser::new(limits), pieces, &head_flags);
-        let seen = rec(&[stream]);
+        assert_eq!(whole, run(&[p, rest], None), "split at {a}");
+        assert_eq!(whole, run(&[p, q, r], None), "split at {a} and {b}");
+        assert_eq!(whole, run(&[stream], Some(&mut memo)), "memo, first pass");
+        assert_eq!(whole, run(&[stream], Some(&mut memo)), "memo, primed");
+        assert_eq!(whole, run(&[p, q, r], Some(&mut memo)), "memo, split");
+        let rec = |pieces: &[&[u8]], memo: Option<&mut HeadMemo>| {
+            record(&mut ResponseParser::new(limits), pieces, &head_flags, memo)
+        };
+        let seen = rec(&[stream], None);
         for (status, head, body) in &seen.0 {
             assert!(*status >= 100 && head.len() <= limits.max_head, "{status}");
             assert!(body.len() <= stream.len());
         }
-        assert_eq!(seen, rec(&[p, rest]), "sink, split at {a}");
-        assert_eq!(seen, rec(&[p, q, r]), "sink, split at {a} and {b}");
+        assert_eq!(seen, rec(&[p, rest], None), "sink, split at {a}");
+        assert_eq!(seen, rec(&[p, q, r], None), "sink, split at {a} and {b}");
+        assert_eq!(seen, rec(&[stream], Some(&mut memo)), "sink, memo");
         if len <= 2048 {
             let bytes: Vec<&[u8]> = stream.chunks(1).collect();
-            assert_eq!(whole, run(&bytes), "byte by byte");
+            assert_eq!(whole, run(&bytes, None), "byte by byte");
         }
     }
 }
@@ -1318,6 +1441,7 @@ mod tests {
                 &mut ResponseParser::new(Limits::default()),
                 &[&c.bytes],
                 &c.head_flags,
+                None,
             );
             assert_eq!(got, c.want, "{}", c.name);
         }
@@ -1332,6 +1456,7 @@ mod tests {
                     &mut ResponseParser::new(Limits::default()),
                     &[a, b],
                     &c.head_flags,
+                    None,
                 );
                 assert_eq!(got, c.want, "{}: split at {at}", c.name);
             }
@@ -1346,9 +1471,114 @@ mod tests {
                 &mut ResponseParser::new(Limits::default()),
                 &bytes,
                 &c.head_flags,
+                None,
             );
             assert_eq!(got, c.want, "{}: byte by byte", c.name);
         }
+    }
+
+    /// One memo for the whole table, in order, as a worker's memo sees every response of
+    /// an endpoint: each fixture whole (primes it), whole again (hits where the head
+    /// fits), then split at every index with the primed memo. Every outcome is the
+    /// table's, so a remembered head never leaks into a fixture whose bytes differ.
+    #[test]
+    fn case_table_with_one_memo_shared_by_every_fixture() {
+        let mut memo = HeadMemo::default();
+        for c in cases() {
+            for pass in ["first", "primed"] {
+                let got = drive(
+                    &mut ResponseParser::new(Limits::default()),
+                    &[&c.bytes],
+                    &c.head_flags,
+                    Some(&mut memo),
+                );
+                assert_eq!(got, c.want, "{}: {pass} pass", c.name);
+            }
+            for at in split_points(c.bytes.len()) {
+                let (a, b) = c.bytes.split_at(at);
+                let got = drive(
+                    &mut ResponseParser::new(Limits::default()),
+                    &[a, b],
+                    &c.head_flags,
+                    Some(&mut memo),
+                );
+                assert_eq!(got, c.want, "{}: memo, split at {at}", c.name);
+            }
+        }
+        assert!(memo.hits() > 100, "the memo was used: {} hits", memo.hits());
+    }
+
+    #[test]
+    fn memo_hits_only_the_same_bytes_method_and_limits() {
+        let get = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+        let ok = |body_len, keep_alive| {
+            Ok(Response {
+                status: 200,
+                minor_version: 1,
+                head_len: 38,
+                body_len,
+                keep_alive,
+            })
+        };
+        let mut memo = HeadMemo::default();
+        let mut p = ResponseParser::new(Limits::default());
+        let feed = |p: &mut ResponseParser, bytes: &[u8], head, memo: &mut HeadMemo| {
+            drive(p, &[bytes], &[head], Some(memo))
+        };
+        assert_eq!(feed(&mut p, get, false, &mut memo), vec![ok(5, true)]);
+        assert_eq!(memo.hits(), 0);
+        assert!(memo.is_set());
+        assert_eq!(feed(&mut p, get, false, &mut memo), vec![ok(5, true)]);
+        assert_eq!(memo.hits(), 1);
+        // The same head answering HEAD has no body: the body bytes are out of step.
+        assert_eq!(
+            feed(&mut p, &get[..38], true, &mut memo),
+            vec![ok(0, true)],
+            "HEAD"
+        );
+        assert_eq!(memo.hits(), 1, "a HEAD request does not use a GET's memo");
+        // One byte differs (the length): parsed, and remembered instead.
+        let six = b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello!";
+        assert_eq!(feed(&mut p, six, false, &mut memo), vec![ok(6, true)]);
+        assert_eq!(feed(&mut p, get, false, &mut memo), vec![ok(5, true)]);
+        // Other limits: the memo's head has 1 field, and a limit of 0 fields refuses it.
+        let mut strict = ResponseParser::new(Limits {
+            max_headers: 0,
+            ..Limits::default()
+        });
+        assert_eq!(
+            feed(&mut strict, get, false, &mut memo),
+            vec![Err(TooManyHeaders)]
+        );
+        // An interim head is not remembered; the final head after it is.
+        let mut fresh = HeadMemo::default();
+        let with_100 = cat(&[b"HTTP/1.1 100 Continue\r\n\r\n", get]);
+        let got = feed(&mut p, &with_100, false, &mut fresh);
+        assert_eq!(got.len(), 1);
+        assert_eq!(feed(&mut p, get, false, &mut fresh), vec![ok(5, true)]);
+        assert_eq!(fresh.hits(), 1);
+    }
+
+    #[test]
+    fn heads_longer_than_the_memo_are_parsed_every_time() {
+        let mut long = b"HTTP/1.1 204 No Content\r\nX-Pad: ".to_vec();
+        long.extend(std::iter::repeat_n(b'a', MEMO_CAP));
+        long.extend_from_slice(b"\r\n\r\n");
+        let mut memo = HeadMemo::default();
+        for _ in 0..3 {
+            let got = drive(
+                &mut ResponseParser::new(Limits::default()),
+                &[&long],
+                &[false],
+                Some(&mut memo),
+            );
+            assert!(
+                matches!(got.as_slice(), [Ok(r)] if r.status == 204),
+                "{got:?}"
+            );
+        }
+        assert!(!memo.is_set());
+        assert_eq!(memo.hits(), 0);
     }
 
     type Seen = Recorded;
@@ -1524,7 +1754,7 @@ mod tests {
             p.reset();
             assert!(p.is_idle());
             assert_eq!(
-                drive(&mut p, &[&c.bytes], &c.head_flags),
+                drive(&mut p, &[&c.bytes], &c.head_flags, None),
                 c.want,
                 "{}",
                 c.name
@@ -1543,7 +1773,7 @@ mod tests {
             max_headers,
             ..Limits::default()
         };
-        let run = |l| drive(&mut ResponseParser::new(l), &[&h], &[true]);
+        let run = |l| drive(&mut ResponseParser::new(l), &[&h], &[true], None);
         assert_eq!(run(limits(300)), vec![ok(200, 1, &h, b"", true)]);
         assert_eq!(run(limits(299)), vec![Err(TooManyHeaders)]);
         assert_eq!(run(limits(10_000)), vec![ok(200, 1, &h, b"", true)]);
