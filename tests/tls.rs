@@ -47,6 +47,16 @@ fn https_with_cacert_counts_every_response_on_both_sides() {
     assert_eq!(count(&v, &["tls", "handshakes"]), 4);
     assert_eq!(server.n(|c| &c.handshakes), 5);
     assert_eq!(server.n(|c| &c.served), 3000);
+    // Every handshake offered ALPN http/1.1; an IP address host sends no SNI.
+    assert_eq!(server.n(|c| &c.alpn_http11), 5);
+    assert_eq!(server.n(|c| &c.with_sni), 0);
+    // A host name is sent as SNI.
+    let url = server.url("/").replace("127.0.0.1", "localhost");
+    let v = tressi_json(&["-n", "10", "-c", "1", "--cacert", path(&certs.ca), &url]);
+    assert_eq!(count(&v, &["requests", "completed"]), 10, "{v}");
+    assert_eq!(server.n(|c| &c.with_sni), 2, "the probe's and the run's");
+    let sni = server.counters.last_sni.lock().unwrap().clone();
+    assert_eq!(sni.as_deref(), Some("localhost"));
     assert_eq!(v["tls"]["insecure"], false);
     assert!(count(&v, &["tls", "handshake_us", "max"]) > 0, "{v}");
     assert!(count(&v, &["connect_us", "max"]) > 0, "{v}");
@@ -153,6 +163,12 @@ fn sni_overrides_the_host_name() {
     ]);
     assert_eq!(count(&v, &["requests", "completed"]), 100);
     assert_eq!(error_total(&v), 0, "{v}");
+    // It is also the name sent (SNI), on every handshake, the probe's included.
+    let hs = server.n(|c| &c.handshakes);
+    assert_eq!(hs, 3, "the probe and two connections");
+    assert_eq!(server.n(|c| &c.with_sni), hs);
+    let sni = server.counters.last_sni.lock().unwrap().clone();
+    assert_eq!(sni.as_deref(), Some("other.test"));
 }
 
 #[test]

@@ -181,6 +181,11 @@ pub struct Counters {
     pub failed: AtomicU64,
     /// Responses written.
     pub served: AtomicU64,
+    /// Completed handshakes that agreed on ALPN `http/1.1`.
+    pub alpn_http11: AtomicU64,
+    /// Completed handshakes whose ClientHello named a server (SNI), and the last name.
+    pub with_sni: AtomicU64,
+    pub last_sni: std::sync::Mutex<Option<String>>,
 }
 
 /// A blocking HTTPS/1.1 server answering every request (no body expected) with
@@ -315,6 +320,13 @@ fn serve(
         }
     }
     c.handshakes.fetch_add(1, Ordering::SeqCst);
+    if conn.alpn_protocol() == Some(b"http/1.1") {
+        c.alpn_http11.fetch_add(1, Ordering::SeqCst);
+    }
+    if let Some(name) = conn.server_name() {
+        c.with_sni.fetch_add(1, Ordering::SeqCst);
+        *c.last_sni.lock().unwrap() = Some(name.to_string());
+    }
     if conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
         c.resumed.fetch_add(1, Ordering::SeqCst);
     }
