@@ -145,6 +145,54 @@ fn a_close_notify_that_ends_a_response_is_seen_at_once() {
 }
 
 #[test]
+fn a_response_read_together_with_a_broken_record_counts() {
+    // The response's record and a bad one arrive in one read: the response completes
+    // (as it would over TCP), then the connection fails as a read error.
+    let certs = Certs::make("garbage");
+    let server = TlsServer::start(ServerOptions {
+        garbage_after_response: true,
+        ..ServerOptions::new(&certs.good)
+    });
+    let url = server.url("/");
+    let out = tressi(
+        &[
+            "-d",
+            "1s",
+            "-c",
+            "1",
+            "-t",
+            "1",
+            "--cacert",
+            path(&certs.ca),
+            "--json",
+            "--no-ui",
+            &url,
+        ],
+        Duration::from_secs(30),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    check_totals(&v);
+    let ok = count(&v, &["status", "200"]);
+    assert!(ok >= 1, "{v}");
+    // One response per connection: each connection's one handshake.
+    let hs = count(&v, &["tls", "handshakes"]);
+    assert!(
+        ok + 1 >= hs && ok <= hs,
+        "{ok} responses, {hs} handshakes: {v}"
+    );
+    // Then the next request on each connection fails, as a read error (the broken
+    // record), not as a write refused by the broken stream.
+    let read = count(&v, &["errors", "read"]);
+    assert!(read + 1 >= ok, "{v}");
+    assert_eq!(error_total(&v), read, "only read errors: {v}");
+}
+
+#[test]
 fn sni_overrides_the_host_name() {
     let certs = Certs::make("sni");
     let server = TlsServer::start(ServerOptions::new(&certs.wrong_host));

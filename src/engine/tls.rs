@@ -418,6 +418,16 @@ impl<S: Read + Write> TlsStream<S> {
         }
     }
 
+    /// WouldBlock once the stream is known to be broken (`failed`): nothing more is
+    /// written, and the read the caller makes next reports why (rustls would refuse the
+    /// bytes with its own error, which would count as a write error).
+    fn unbroken(&self) -> io::Result<()> {
+        match self.failed {
+            Some(_) => Err(io::ErrorKind::WouldBlock.into()),
+            None => Ok(()),
+        }
+    }
+
     /// Writes buffered records until none is left (`Ok`) or the socket would block.
     fn push(&mut self) -> io::Result<()> {
         while self.tls.wants_write() {
@@ -518,6 +528,7 @@ impl<S: Read + Write> Read for TlsStream<S> {
 
 impl<S: Read + Write> Write for TlsStream<S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.unbroken()?;
         self.push()?; // earlier records first; WouldBlock when they still wait
         let n = self.tls.writer().write(buf)?;
         if n == 0 && !buf.is_empty() {
@@ -533,6 +544,7 @@ impl<S: Read + Write> Write for TlsStream<S> {
     /// rustls allocates a buffer per record it encrypts, and its own vectored write
     /// allocates a list of the slices besides.
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.unbroken()?;
         self.push()?; // earlier records first; WouldBlock when they still wait
         let mut stage = [0u8; STAGE];
         let mut staged = 0;
