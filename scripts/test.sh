@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every check CI runs, in one command: installs nginx, chromium and the openssl CLI when
 # missing (the end-to-end tests use them; as root via apt-get), then format, lints (also
-# of the build without the default `tls` feature), benches build, all tests, and
+# of the build without the default `tls` feature), benches build, all tests (and the
+# library's unit tests without `tls`), and
 # the static-build check (scripts/static.sh: glibc static release binary, `file`/`ldd`,
 # size, smoke runs).
 set -euo pipefail
@@ -40,4 +41,7 @@ cargo clippy --all-targets -- -D warnings
 cargo clippy --no-default-features --all-targets -- -D warnings
 cargo bench --no-run --quiet
 cargo test --quiet
+# The library's unit tests without TLS too: among them, that an https URL is then a
+# clear set-up error (that test exists only in this build).
+cargo test --quiet --no-default-features --lib
 scripts/static.sh

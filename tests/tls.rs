@@ -47,6 +47,16 @@ fn https_with_cacert_counts_every_response_on_both_sides() {
     assert_eq!(count(&v, &["tls", "handshakes"]), 4);
     assert_eq!(server.n(|c| &c.handshakes), 5);
     assert_eq!(server.n(|c| &c.served), 3000);
+    // Every handshake offered ALPN http/1.1; an IP address host sends no SNI.
+    assert_eq!(server.n(|c| &c.alpn_http11), 5);
+    assert_eq!(server.n(|c| &c.with_sni), 0);
+    // A host name is sent as SNI.
+    let url = server.url("/").replace("127.0.0.1", "localhost");
+    let v = tressi_json(&["-n", "10", "-c", "1", "--cacert", path(&certs.ca), &url]);
+    assert_eq!(count(&v, &["requests", "completed"]), 10, "{v}");
+    assert_eq!(server.n(|c| &c.with_sni), 2, "the probe's and the run's");
+    let sni = server.counters.last_sni.lock().unwrap().clone();
+    assert_eq!(sni.as_deref(), Some("localhost"));
     assert_eq!(v["tls"]["insecure"], false);
     assert!(count(&v, &["tls", "handshake_us", "max"]) > 0, "{v}");
     assert!(count(&v, &["connect_us", "max"]) > 0, "{v}");
@@ -135,6 +145,54 @@ fn a_close_notify_that_ends_a_response_is_seen_at_once() {
 }
 
 #[test]
+fn a_response_read_together_with_a_broken_record_counts() {
+    // The response's record and a bad one arrive in one read: the response completes
+    // (as it would over TCP), then the connection fails as a read error.
+    let certs = Certs::make("garbage");
+    let server = TlsServer::start(ServerOptions {
+        garbage_after_response: true,
+        ..ServerOptions::new(&certs.good)
+    });
+    let url = server.url("/");
+    let out = tressi(
+        &[
+            "-d",
+            "1s",
+            "-c",
+            "1",
+            "-t",
+            "1",
+            "--cacert",
+            path(&certs.ca),
+            "--json",
+            "--no-ui",
+            &url,
+        ],
+        Duration::from_secs(30),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    check_totals(&v);
+    let ok = count(&v, &["status", "200"]);
+    assert!(ok >= 1, "{v}");
+    // One response per connection: each connection's one handshake.
+    let hs = count(&v, &["tls", "handshakes"]);
+    assert!(
+        ok + 1 >= hs && ok <= hs,
+        "{ok} responses, {hs} handshakes: {v}"
+    );
+    // Then the next request on each connection fails, as a read error (the broken
+    // record), not as a write refused by the broken stream.
+    let read = count(&v, &["errors", "read"]);
+    assert!(read + 1 >= ok, "{v}");
+    assert_eq!(error_total(&v), read, "only read errors: {v}");
+}
+
+#[test]
 fn sni_overrides_the_host_name() {
     let certs = Certs::make("sni");
     let server = TlsServer::start(ServerOptions::new(&certs.wrong_host));
@@ -153,6 +211,12 @@ fn sni_overrides_the_host_name() {
     ]);
     assert_eq!(count(&v, &["requests", "completed"]), 100);
     assert_eq!(error_total(&v), 0, "{v}");
+    // It is also the name sent (SNI), on every handshake, the probe's included.
+    let hs = server.n(|c| &c.handshakes);
+    assert_eq!(hs, 3, "the probe and two connections");
+    assert_eq!(server.n(|c| &c.with_sni), hs);
+    let sni = server.counters.last_sni.lock().unwrap().clone();
+    assert_eq!(sni.as_deref(), Some("other.test"));
 }
 
 #[test]

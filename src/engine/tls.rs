@@ -216,6 +216,7 @@ impl TlsTarget {
             sock,
             tls,
             eof_pending: false,
+            failed: None,
         })
     }
 
@@ -362,6 +363,10 @@ pub struct TlsStream<S> {
     /// read returned: the next read returns 0. The socket has nothing more to say, so
     /// no readiness event will come: the caller must read again on its own.
     eof_pending: bool,
+    /// The stream broke (a bad record, a socket error) after the bytes the last read
+    /// returned: the next read returns this error once the plaintext decrypted before
+    /// it is out (the caller must read again on its own, as for `eof_pending`).
+    failed: Option<io::Error>,
 }
 
 impl<S> fmt::Debug for TlsStream<S> {
@@ -375,10 +380,10 @@ fn fault(kind: ErrorKind, e: rustls::Error) -> io::Error {
 }
 
 impl<S: Read + Write> TlsStream<S> {
-    /// True when the last read returned bytes and the end of the stream is already known
-    /// (see `eof_pending`).
+    /// True when the last read returned bytes and the end of the stream, or its error,
+    /// is already known (see `eof_pending`, `failed`).
     pub fn read_pending(&self) -> bool {
-        self.eof_pending
+        self.eof_pending || self.failed.is_some()
     }
 
     /// Moves the handshake on as far as the socket allows.
@@ -410,6 +415,16 @@ impl<S: Read + Write> TlsStream<S> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return Progress::Failed(ErrorKind::TlsHandshake),
             }
+        }
+    }
+
+    /// WouldBlock once the stream is known to be broken (`failed`): nothing more is
+    /// written, and the read the caller makes next reports why (rustls would refuse the
+    /// bytes with its own error, which would count as a write error).
+    fn unbroken(&self) -> io::Result<()> {
+        match self.failed {
+            Some(_) => Err(io::ErrorKind::WouldBlock.into()),
+            None => Ok(()),
         }
     }
 
@@ -458,6 +473,16 @@ impl<S: Read + Write> Read for TlsStream<S> {
                     total += n;
                     continue;
                 }
+                // Every byte decrypted before the stream broke is out: now the error.
+                Err(_) if self.failed.is_some() => {
+                    return match self.failed.take() {
+                        Some(e) if total == 0 => Err(e),
+                        e => {
+                            self.failed = e;
+                            Ok(total)
+                        }
+                    };
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && drained && total > 0 => {
                     return Ok(total)
                 }
@@ -482,13 +507,18 @@ impl<S: Read + Write> Read for TlsStream<S> {
             let got = self.tls.read_tls(&mut sock);
             drained = sock.short;
             match got {
-                Ok(0) => {
-                    eof = true;
-                    self.process()?;
+                Ok(n) => {
+                    eof = n == 0;
+                    // Records before a broken one may have brought plaintext: it goes
+                    // out first, as it would over TCP (see `failed`).
+                    self.failed = self.process().err();
                 }
-                Ok(_) => self.process()?,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if total > 0 && e.kind() == io::ErrorKind::WouldBlock => return Ok(total),
+                Err(e) if total > 0 => {
+                    self.failed = Some(e);
+                    return Ok(total);
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -498,6 +528,7 @@ impl<S: Read + Write> Read for TlsStream<S> {
 
 impl<S: Read + Write> Write for TlsStream<S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.unbroken()?;
         self.push()?; // earlier records first; WouldBlock when they still wait
         let n = self.tls.writer().write(buf)?;
         if n == 0 && !buf.is_empty() {
@@ -513,6 +544,7 @@ impl<S: Read + Write> Write for TlsStream<S> {
     /// rustls allocates a buffer per record it encrypts, and its own vectored write
     /// allocates a list of the slices besides.
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.unbroken()?;
         self.push()?; // earlier records first; WouldBlock when they still wait
         let mut stage = [0u8; STAGE];
         let mut staged = 0;
@@ -837,6 +869,46 @@ mod tests {
             Some(ErrorKind::Read),
             "{e}"
         );
+        // A response, then (in the same read) a broken record: the response's bytes
+        // come first, as over TCP; the error follows at the next read, which the
+        // caller is told to make at once (no socket event would come).
+        for max_read in [7, usize::MAX] {
+            let (client_end, mut server_end) = pair(max_read);
+            let mut client = target.connect(client_end).unwrap();
+            let mut server = rustls::ServerConnection::new(server_config.clone()).unwrap();
+            while !matches!(client.handshake(), Progress::Done { .. }) {
+                pump(&mut server, &mut server_end);
+            }
+            let want = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx";
+            server.writer().write_all(want).unwrap();
+            pump(&mut server, &mut server_end);
+            server_end.write_all(b"\x17\x03\x03\x00\x05hello").unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            let e = loop {
+                match client.read(&mut buf) {
+                    Ok(0) => panic!("max_read {max_read}: an end, not the error"),
+                    Ok(n) => {
+                        got.extend_from_slice(&buf[..n]);
+                        if got.len() == want.len() && max_read == usize::MAX {
+                            // Read together with the response: the error is known.
+                            assert!(client.read_pending(), "max_read {max_read}");
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        panic!("max_read {max_read}: WouldBlock after {got:?}")
+                    }
+                    Err(e) => break e,
+                }
+            };
+            assert_eq!(got, want, "max_read {max_read}: {e}");
+            assert_eq!(
+                super::super::transport::tls_fault_kind(&e),
+                Some(ErrorKind::Read),
+                "{e}"
+            );
+            assert!(!client.read_pending());
+        }
     }
 
     #[test]

@@ -155,6 +155,9 @@ pub struct ServerOptions {
     /// the end of the stream: its bytes and a close_notify, then keep the TCP connection
     /// open until the client closes it.
     pub http10_close_notify: bool,
+    /// Send each connection's first response with a broken record right behind it, in
+    /// one write (so the client reads both at once), then close.
+    pub garbage_after_response: bool,
     /// Connections after the first this many get no TLS answer at all (held open).
     pub answer_only: Option<u64>,
 }
@@ -167,6 +170,7 @@ impl ServerOptions {
             client_ca: None,
             resumption: true,
             http10_close_notify: false,
+            garbage_after_response: false,
             answer_only: None,
         }
     }
@@ -181,6 +185,11 @@ pub struct Counters {
     pub failed: AtomicU64,
     /// Responses written.
     pub served: AtomicU64,
+    /// Completed handshakes that agreed on ALPN `http/1.1`.
+    pub alpn_http11: AtomicU64,
+    /// Completed handshakes whose ClientHello named a server (SNI), and the last name.
+    pub with_sni: AtomicU64,
+    pub last_sni: std::sync::Mutex<Option<String>>,
 }
 
 /// A blocking HTTPS/1.1 server answering every request (no body expected) with
@@ -235,6 +244,7 @@ impl TlsServer {
         let stop = Arc::new(AtomicBool::new(false));
         let (c, s) = (counters.clone(), stop.clone());
         let http10 = opts.http10_close_notify;
+        let garbage = opts.garbage_after_response;
         let answer_only = opts.answer_only.unwrap_or(u64::MAX);
         let accept = thread::spawn(move || {
             let mut accepted = 0u64;
@@ -252,7 +262,7 @@ impl TlsServer {
                     Ok((sock, _)) => {
                         accepted += 1;
                         let (config, c, s) = (config.clone(), c.clone(), s.clone());
-                        thread::spawn(move || serve(sock, config, &c, &s, http10));
+                        thread::spawn(move || serve(sock, config, &c, &s, http10, garbage));
                     }
                     Err(_) => thread::sleep(Duration::from_millis(2)),
                 }
@@ -295,6 +305,7 @@ fn serve(
     c: &Counters,
     stop: &AtomicBool,
     http10: bool,
+    garbage: bool,
 ) {
     let _ = sock.set_nonblocking(false);
     let _ = sock.set_nodelay(true);
@@ -315,6 +326,13 @@ fn serve(
         }
     }
     c.handshakes.fetch_add(1, Ordering::SeqCst);
+    if conn.alpn_protocol() == Some(b"http/1.1") {
+        c.alpn_http11.fetch_add(1, Ordering::SeqCst);
+    }
+    if let Some(name) = conn.server_name() {
+        c.with_sni.fetch_add(1, Ordering::SeqCst);
+        *c.last_sni.lock().unwrap() = Some(name.to_string());
+    }
     if conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed) {
         c.resumed.fetch_add(1, Ordering::SeqCst);
     }
@@ -345,6 +363,17 @@ fn serve(
             pending.drain(..end + 4);
             out.extend_from_slice(RESPONSE);
             c.served.fetch_add(1, Ordering::SeqCst);
+        }
+        if garbage && !out.is_empty() {
+            let mut wire = Vec::new();
+            let _ = tls.conn.writer().write_all(RESPONSE);
+            while tls.conn.wants_write() {
+                let _ = tls.conn.write_tls(&mut wire);
+            }
+            wire.extend_from_slice(b"\x17\x03\x03\x00\x05hello");
+            let _ = tls.sock.write_all(&wire);
+            thread::sleep(Duration::from_millis(50));
+            return;
         }
         if http10 && !out.is_empty() {
             let _ = tls.write_all(b"HTTP/1.0 200 OK\r\n\r\nhello, world\n");
