@@ -224,24 +224,24 @@ impl<S: Read + Write> Conn<S> {
             let Some(io) = self.io.as_mut() else {
                 return self.fail(ErrorKind::Write, stats);
             };
-            let mut iov = [IoSlice::new(&[]); MAX_IOV];
-            let mut n_iov = 0;
-            for (i, req) in self
-                .inflight
-                .range(self.write_idx..)
-                .take(MAX_IOV)
-                .enumerate()
-            {
-                let bytes = reqs
-                    .get(req.endpoint as usize)
-                    .map_or(&[][..], Vec::as_slice);
-                let skip = if i == 0 { self.write_off } else { 0 };
-                iov[n_iov] = IoSlice::new(bytes.get(skip..).unwrap_or(&[]));
-                n_iov += 1;
-            }
-            let result = if n_iov == 1 {
-                io.write(&iov[0])
+            let bytes_of = |req: &InFlight| {
+                reqs.get(req.endpoint as usize)
+                    .map_or(&[][..], Vec::as_slice)
+            };
+            let mut pending = self.inflight.range(self.write_idx..);
+            let first = pending.next().map_or(&[][..], bytes_of);
+            let first = first.get(self.write_off..).unwrap_or(&[]);
+            let result = if pending.len() == 0 {
+                // One request (no pipelining): a plain write, no slice list to fill.
+                io.write(first)
             } else {
+                let mut iov = [IoSlice::new(&[]); MAX_IOV];
+                iov[0] = IoSlice::new(first);
+                let mut n_iov = 1;
+                for (slot, req) in iov.iter_mut().skip(1).zip(pending) {
+                    *slot = IoSlice::new(bytes_of(req));
+                    n_iov += 1;
+                }
                 io.write_vectored(&iov[..n_iov])
             };
             match result {
@@ -680,6 +680,29 @@ mod tests {
         assert_eq!(st.endpoints[0].completed, 2);
         assert_eq!(st.endpoints[1].completed, 2);
         assert_eq!(st.endpoints[1].sent, 2);
+    }
+
+    #[test]
+    fn more_requests_than_one_vectored_write_takes_go_out_in_order() {
+        let mut st = WorkerStats::new(2);
+        let n = MAX_IOV + 36;
+        let mut c = open(n, Mem::default());
+        let order: Vec<u32> = (0..n).map(|i| u32::from(i % 3 == 0)).collect();
+        for &e in &order {
+            c.enqueue(req(e, 0, 0), &mut st);
+        }
+        assert_eq!(c.flush(&reqs(), &mut st), Outcome::Open);
+        assert!(!c.write_pending());
+        assert_eq!(mem(&mut c).writes, 2, "{MAX_IOV} slices, then the rest");
+        let want: Vec<u8> = order
+            .iter()
+            .flat_map(|&e| reqs()[e as usize].clone())
+            .collect();
+        assert_eq!(mem(&mut c).written, want);
+        assert_eq!(
+            st.endpoints[1].bytes_written,
+            (n as u64).div_ceil(3) * REQ_B.len() as u64
+        );
     }
 
     #[test]
