@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use tressi::engine::conn::{Conn, InFlight, Outcome, ReadBuf};
 use tressi::http::response::{HeadMemo, Limits, NoSink, ResponseParser};
 use tressi::rate::wheel::TimerWheel;
+use tressi::request::Requests;
 use tressi::stats::WorkerStats;
 
 fn bench(name: &str, filter: &Option<String>, bytes_per_op: usize, mut op: impl FnMut() -> usize) {
@@ -109,7 +110,7 @@ impl Write for Loop {
 /// read and parse the `depth` responses, record each. Returns responses completed.
 fn conn_turn(
     c: &mut Conn<Loop>,
-    reqs: &[Vec<u8>],
+    reqs: &Requests,
     scratch: &mut ReadBuf,
     stats: &mut WorkerStats,
     now: u64,
@@ -227,7 +228,7 @@ fn main() {
     );
     let mut scratch = ReadBuf::new(64 * 1024, 1);
     for depth in [1usize, 16] {
-        let reqs = vec![req.clone()];
+        let reqs = Requests::new(std::slice::from_ref(&req), depth);
         let mut c = Conn::new(depth, Limits::default());
         c.connecting(Loop {
             responses: small.repeat(depth),

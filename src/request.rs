@@ -1,9 +1,11 @@
 //! Request bytes: each endpoint's HTTP/1.1 request is rendered once, before the run, and
-//! the engine writes those bytes as is (pipelined requests go out back to back in one
-//! vectored write).
+//! the engine writes those bytes as is. [`Requests`] keeps each one repeated back to back
+//! as often as a connection pipelines, so consecutive requests of one endpoint go out as
+//! one slice (a vectored write of many small slices costs the kernel more).
 //!
 //! Pure: no I/O, no validation (the plan's method and headers are already checked by
-//! `cli`/`config`), never called on the hot path.
+//! `cli`/`config`), never called on the hot path (`Requests` is built once per worker;
+//! the hot path only borrows slices of it).
 //!
 //! The request is, in order:
 //! 1. `METHOD path-and-query HTTP/1.1`
@@ -22,6 +24,63 @@ use crate::plan::Endpoint;
 
 /// The `User-Agent` sent unless the user gives one.
 pub const USER_AGENT: &str = concat!("tressi/", env!("CARGO_PKG_VERSION"));
+
+/// Most bytes of one endpoint's repeated request (a longer request is kept once: its
+/// copies go out as separate slices).
+pub const RUN_CAP: usize = 64 * 1024;
+
+/// Each endpoint's request, and the same bytes repeated back to back up to the pipelining
+/// depth (within [`RUN_CAP`]): `run(e, k)` is `k` consecutive requests of endpoint `e` as
+/// one slice. One loopback `writev` of 16 slices of 70 bytes costs ~1 µs more CPU than a
+/// `write` of the same 1,120 bytes as one (measured on this project's 2-vCPU VM).
+#[derive(Debug, Clone)]
+pub struct Requests {
+    /// Endpoint → its request repeated `max_run` times.
+    runs: Vec<Vec<u8>>,
+    /// Endpoint → the length of one request.
+    lens: Vec<usize>,
+}
+
+impl Requests {
+    /// From each endpoint's rendered request, for connections with `depth` requests in
+    /// flight.
+    pub fn new(rendered: &[Vec<u8>], depth: usize) -> Self {
+        let runs = rendered
+            .iter()
+            .map(|r| {
+                let fit = RUN_CAP.checked_div(r.len()).unwrap_or(1);
+                r.repeat(depth.min(fit).max(1))
+            })
+            .collect();
+        Requests {
+            runs,
+            lens: rendered.iter().map(Vec::len).collect(),
+        }
+    }
+
+    /// The length of one request of endpoint `e` (0 for an unknown endpoint).
+    #[inline]
+    pub fn len_of(&self, e: usize) -> usize {
+        self.lens.get(e).copied().unwrap_or(0)
+    }
+
+    /// How many consecutive requests of `e` one slice can hold (at least 1).
+    #[inline]
+    pub fn max_run(&self, e: usize) -> usize {
+        match (self.runs.get(e), self.len_of(e)) {
+            (Some(run), len) if len > 0 => run.len() / len,
+            _ => 1,
+        }
+    }
+
+    /// `k` consecutive requests of `e` (at most `max_run(e)`; fewer if `k` is larger).
+    #[inline]
+    pub fn run(&self, e: usize, k: usize) -> &[u8] {
+        let run = self.runs.get(e).map_or(&[][..], Vec::as_slice);
+        let k = k.min(self.max_run(e));
+        run.get(..k.saturating_mul(self.len_of(e))).unwrap_or(run)
+    }
+}
 
 /// Renders one complete request for `endpoint`.
 pub fn render(endpoint: &Endpoint, keepalive: bool) -> Vec<u8> {
@@ -285,6 +344,32 @@ mod tests {
         let bytes = render(&endpoint("http://h/", "POST", &[], &body), true);
         let (_, _, _, back) = parse_back(&bytes);
         assert_eq!(back, body);
+    }
+
+    #[test]
+    fn repeated_runs_are_the_same_bytes_back_to_back_within_the_cap() {
+        let a = b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n".to_vec();
+        let big = vec![b'x'; RUN_CAP / 3 + 1];
+        let cases: &[(usize, &[u8], usize)] = &[
+            // (depth, request, expected max_run)
+            (1, &a, 1),
+            (16, &a, 16),
+            (16, &big, 2),
+            (1, &big, 1),
+            (0, &a, 1),
+            (4, b"", 1),
+        ];
+        for &(depth, req, max_run) in cases {
+            let r = Requests::new(&[req.to_vec()], depth);
+            assert_eq!(r.max_run(0), max_run, "depth {depth}, {} bytes", req.len());
+            assert_eq!(r.len_of(0), req.len());
+            for k in 0..=max_run + 2 {
+                let want = req.repeat(k.min(max_run));
+                assert_eq!(r.run(0, k), &want[..], "depth {depth}, k {k}");
+            }
+        }
+        let r = Requests::new(std::slice::from_ref(&a), 8);
+        assert_eq!((r.len_of(3), r.max_run(3), r.run(3, 2)), (0, 1, &[][..]));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! land in the worker's one `ReadBuf`, lent to each connection in turn.
 
 use crate::http::response::{BodySink, HeadMemo, Limits, ResponseParser};
+use crate::request::Requests;
 use crate::samples::SampleStore;
 use crate::stats::{ErrorKind, WorkerStats};
 use std::collections::VecDeque;
@@ -216,33 +217,43 @@ impl<S: Read + Write> Conn<S> {
         self.inflight.push_back(req);
     }
 
-    /// Writes pending request bytes until done or the socket would block. `reqs[e]` is
-    /// the rendered request of endpoint `e`. Several requests (pipelining) go out in one
-    /// vectored write.
-    pub fn flush(&mut self, reqs: &[Vec<u8>], stats: &mut WorkerStats) -> Outcome {
+    /// Writes pending request bytes until done or the socket would block. Consecutive
+    /// requests of one endpoint go out as one slice of `reqs`' repeated bytes; several
+    /// slices (pipelining, mixed endpoints) as one vectored write.
+    pub fn flush(&mut self, reqs: &Requests, stats: &mut WorkerStats) -> Outcome {
         while self.write_pending() {
             let Some(io) = self.io.as_mut() else {
                 return self.fail(ErrorKind::Write, stats);
             };
-            let bytes_of = |req: &InFlight| {
-                reqs.get(req.endpoint as usize)
-                    .map_or(&[][..], Vec::as_slice)
-            };
-            let mut pending = self.inflight.range(self.write_idx..);
-            let first = pending.next().map_or(&[][..], bytes_of);
-            let first = first.get(self.write_off..).unwrap_or(&[]);
-            let result = if pending.len() == 0 {
-                // One request (no pipelining): a plain write, no slice list to fill.
-                io.write(first)
-            } else {
-                let mut iov = [IoSlice::new(&[]); MAX_IOV];
-                iov[0] = IoSlice::new(first);
-                let mut n_iov = 1;
-                for (slot, req) in iov.iter_mut().skip(1).zip(pending) {
-                    *slot = IoSlice::new(bytes_of(req));
-                    n_iov += 1;
+            let mut pending = self.inflight.range(self.write_idx..).peekable();
+            // The next run of requests of one endpoint, as one slice.
+            let mut next_run = || {
+                let e = pending.next()?.endpoint;
+                let max = reqs.max_run(e as usize);
+                let mut k = 1;
+                while k < max && pending.next_if(|r| r.endpoint == e).is_some() {
+                    k += 1;
                 }
-                io.write_vectored(&iov[..n_iov])
+                Some(reqs.run(e as usize, k))
+            };
+            let first = next_run().unwrap_or_default();
+            let first = first.get(self.write_off..).unwrap_or_default();
+            let result = match next_run() {
+                // One slice (no pipelining, or one endpoint's run): a plain write, no
+                // slice list to fill.
+                None => io.write(first),
+                Some(second) => {
+                    let mut iov = [IoSlice::new(&[]); MAX_IOV];
+                    iov[0] = IoSlice::new(first);
+                    iov[1] = IoSlice::new(second);
+                    let mut n_iov = 2;
+                    for slot in iov.iter_mut().skip(2) {
+                        let Some(run) = next_run() else { break };
+                        *slot = IoSlice::new(run);
+                        n_iov += 1;
+                    }
+                    io.write_vectored(&iov[..n_iov])
+                }
             };
             match result {
                 Ok(0) => return self.fail(ErrorKind::Write, stats),
@@ -253,8 +264,9 @@ impl<S: Read + Write> Conn<S> {
                         let Some(req) = self.inflight.get(self.write_idx) else {
                             break;
                         };
-                        let len = reqs.get(req.endpoint as usize).map_or(0, Vec::len);
-                        let left = len.saturating_sub(self.write_off);
+                        let left = reqs
+                            .len_of(req.endpoint as usize)
+                            .saturating_sub(self.write_off);
                         if let Some(c) = stats.endpoints.get_mut(req.endpoint as usize) {
                             c.bytes_written += n.min(left) as u64;
                         }
@@ -487,6 +499,8 @@ mod tests {
         write_cap: usize,
         write_budget: Option<usize>,
         writes: usize,
+        /// Slices in the last write (1 for a plain `write`).
+        last_slices: usize,
     }
 
     impl Read for Mem {
@@ -534,9 +548,11 @@ mod tests {
             let n = buf.len().min(self.allowance()?);
             self.written.extend_from_slice(&buf[..n]);
             self.take(n);
+            self.last_slices = 1;
             Ok(n)
         }
         fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+            self.last_slices = bufs.len();
             let mut left = self.allowance()?;
             let mut n = 0;
             for b in bufs {
@@ -557,8 +573,10 @@ mod tests {
     const REQ_B: &[u8] = b"HEAD /b HTTP/1.1\r\nHost: x\r\n\r\n";
     const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
 
-    fn reqs() -> Vec<Vec<u8>> {
-        vec![REQ.to_vec(), REQ_B.to_vec()]
+    /// The two endpoints' requests, repeated for up to 4 in a run (so that longer runs of
+    /// one endpoint take several slices).
+    fn reqs() -> Requests {
+        Requests::new(&[REQ.to_vec(), REQ_B.to_vec()], 4)
     }
 
     fn open(depth: usize, mem: Mem) -> Conn<Mem> {
@@ -683,6 +701,35 @@ mod tests {
     }
 
     #[test]
+    fn runs_of_one_endpoint_go_out_as_one_slice_each() {
+        let cases: &[(&[u32], usize, usize)] = &[
+            // (endpoints in order, slices in the write, writes)
+            (&[0], 1, 1),
+            (&[0, 0, 0, 0], 1, 1),
+            (&[0; 10], 3, 1),
+            (&[0, 0, 1, 1, 1, 0], 3, 1),
+            (&[1, 0, 1, 0], 4, 1),
+        ];
+        for &(order, slices, writes) in cases {
+            let mut st = WorkerStats::new(2);
+            let mut c = open(order.len(), Mem::default());
+            for &e in order {
+                c.enqueue(req(e, 0, 0), &mut st);
+            }
+            assert_eq!(c.flush(&reqs(), &mut st), Outcome::Open, "{order:?}");
+            let m = mem(&mut c);
+            assert_eq!((m.last_slices, m.writes), (slices, writes), "{order:?}");
+            let one = [REQ, REQ_B];
+            let want: Vec<u8> = order
+                .iter()
+                .flat_map(|&e| one[e as usize])
+                .copied()
+                .collect();
+            assert_eq!(m.written, want, "{order:?}");
+        }
+    }
+
+    #[test]
     fn more_requests_than_one_vectored_write_takes_go_out_in_order() {
         let mut st = WorkerStats::new(2);
         let n = MAX_IOV + 36;
@@ -693,10 +740,14 @@ mod tests {
         }
         assert_eq!(c.flush(&reqs(), &mut st), Outcome::Open);
         assert!(!c.write_pending());
+        // 67 runs (one request of endpoint 1, then two of endpoint 0, ...).
         assert_eq!(mem(&mut c).writes, 2, "{MAX_IOV} slices, then the rest");
+        assert_eq!(mem(&mut c).last_slices, 67 - MAX_IOV);
+        let one = [REQ, REQ_B];
         let want: Vec<u8> = order
             .iter()
-            .flat_map(|&e| reqs()[e as usize].clone())
+            .flat_map(|&e| one[e as usize])
+            .copied()
             .collect();
         assert_eq!(mem(&mut c).written, want);
         assert_eq!(

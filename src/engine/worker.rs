@@ -20,6 +20,7 @@ use crate::http::response::Limits;
 use crate::rate::bucket::Bucket;
 use crate::rate::swrr::Swrr;
 use crate::rate::wheel::{TimerId, TimerWheel};
+use crate::request::Requests;
 use crate::signal;
 use crate::stats::{ErrorKind, WorkerStats};
 use mio::net::TcpStream;
@@ -279,7 +280,7 @@ struct Worker<'a> {
     endpoints: Vec<EndpointState>,
     wheel: TimerWheel,
     /// Rendered request of each endpoint.
-    reqs: Vec<Vec<u8>>,
+    reqs: Requests,
     scratch: ReadBuf,
     stats: WorkerStats,
     /// Requests this worker may still send (`u64::MAX` = unlimited).
@@ -370,7 +371,14 @@ pub fn run(plan: &WorkerPlan, control: &Control, origin: Instant) -> io::Result<
         pools,
         endpoints,
         wheel: TimerWheel::new(TICK_NS, SLOTS),
-        reqs: plan.endpoints.iter().map(|e| e.request.clone()).collect(),
+        reqs: Requests::new(
+            &plan
+                .endpoints
+                .iter()
+                .map(|e| e.request.clone())
+                .collect::<Vec<_>>(),
+            plan.pipelining,
+        ),
         scratch: ReadBuf::new(SCRATCH, plan.endpoints.len()),
         stats: WorkerStats::new(plan.endpoints.len()),
         remaining: plan.quota.unwrap_or(u64::MAX),
