@@ -162,7 +162,9 @@ impl Live {
     pub fn update(&mut self, snap: &Snapshot) -> bool {
         self.last.clear();
         self.last.add(snap);
-        let first = self.updates == 0;
+        // The first call comes as the workers start, before anything was published; and
+        // until every worker has published, the summed rate leaves some of them out.
+        let no_sample = self.updates == 0 || snap.unpublished > 0;
         self.updates += 1;
         let mut total = 0.0;
         for (i, r) in self.rps.iter_mut().enumerate() {
@@ -170,8 +172,7 @@ impl Live {
             *r = if rps.is_finite() { rps.max(0.0) } else { 0.0 };
             total += *r;
         }
-        // The first call comes as the workers start, before anything was published.
-        if !first {
+        if !no_sample {
             if self.spark.len() == SPARK_KEEP {
                 self.spark.pop_front();
             }

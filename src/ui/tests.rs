@@ -530,3 +530,55 @@ fn banner_names_one_endpoint_counts_several_and_fits_the_terminal() {
     assert_eq!(fitted.chars().count(), 80);
     assert!(fitted.starts_with("tressi: running") && fitted.ends_with(")"));
 }
+
+#[test]
+fn sums_taken_before_every_worker_published_are_no_rate_sample() {
+    use crate::engine::progress::Control;
+    use crate::stats::WorkerStats;
+    // Two workers at 100 responses a second each. The main thread sums every 250 ms, as
+    // the workers publish, so a sum may come before a worker has published anything:
+    // that worker's rate is not known yet, not 0.
+    let p = plan(vec![endpoint("http://127.0.0.1:8080/", Some(200.0))]);
+    let mut live = Live::new(&p);
+    let c = Control::new(2, 1);
+    let mut stats = [WorkerStats::new(1), WorkerStats::new(1)];
+    let mut sum = Snapshot::new(1);
+    let mut look = |live: &mut Live, c: &Control| {
+        c.sum(&mut sum);
+        live.update(&sum)
+    };
+    assert!(!look(&mut live, &c)); // as the workers start
+    let mut publish = |c: &Control, w: usize, ms: u64| {
+        let st: &mut WorkerStats = &mut stats[w];
+        while st.endpoints[0].completed < ms / 10 {
+            st.record_response(0, 200, 1_000, 1_000);
+        }
+        c.publish(w, ms * 1_000_000, st);
+    };
+    // 250 ms: the main thread looks first, then worker 0 publishes; worker 1 is late.
+    assert!(!look(&mut live, &c));
+    publish(&c, 0, 250);
+    assert!(live.view(MAX_ROWS).spark.is_empty(), "no sample yet");
+    // 500 ms: only worker 0 has published; then both do.
+    assert!(!look(&mut live, &c));
+    assert!(
+        live.view(MAX_ROWS).spark.is_empty(),
+        "half a sum is no sample"
+    );
+    publish(&c, 0, 500);
+    publish(&c, 1, 500);
+    assert!(!look(&mut live, &c));
+    publish(&c, 0, 750);
+    publish(&c, 1, 750);
+    assert!(!look(&mut live, &c));
+    publish(&c, 0, 1_000);
+    publish(&c, 1, 1_000);
+    assert!(
+        look(&mut live, &c),
+        "a progress line on entering the first second"
+    );
+    let v = live.view(MAX_ROWS);
+    assert_eq!(v.spark, [200.0, 200.0, 200.0]);
+    assert_eq!(v.line_rps, 200.0);
+    assert_eq!(v.total.rps, 200.0);
+}
