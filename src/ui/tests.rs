@@ -68,10 +68,10 @@ fn panel_golden_at_80_columns_without_colour() {
         "█████████████░░░░░░░░░░░░░░░░░░░░░░░░░░░  3.2s / 10s   32%",
         "12,345 / 15,000 req/s  p50 1.23ms  p99 4.56ms  2xx 36,000  4xx 12  5xx 3  err 1",
         "req/s ▁▄▇██  peak 12.3k",
-        "http://127.0.0.1:8080  req/s target     p50     p99    2xx    4xx    5xx    err",
-        "GET /                  10.0k  10.0k  1.10ms  4.00ms  30.0k     12      0      0",
-        "POST /api/…ywhere?x=1  2.00k  5.00k  2.50ms  9.99ms  5.00k      0      3      1",
-        "+3 more                  345      -   900µs  1.00ms  1.00k      0      0      0",
+        "127.0.0.1:8080       req/s target     p50     p99   2xx   3xx   4xx   5xx   err",
+        "GET /                10.0k  10.0k  1.10ms  4.00ms 30.0k     0    12     0     0",
+        "POST /api…where?x=1  2.00k  5.00k  2.50ms  9.99ms 5.00k     0     0     3     1",
+        "+3 more                345      -   900µs  1.00ms 1.00k     0     0     0     0",
     ];
     assert_eq!(render_panel(&sample_view(), 80, 24, false), want);
 }
@@ -81,11 +81,11 @@ fn panel_golden_at_120_columns_keeps_every_column() {
     let got = render_panel(&sample_view(), 120, 24, false);
     assert_eq!(
         got[3],
-        "http://127.0.0.1:8080                                   req/s target     p50     p99    2xx    3xx    4xx    5xx    err"
+        "http://127.0.0.1:8080                                        req/s target     p50     p99   2xx   3xx   4xx   5xx   err"
     );
     assert_eq!(
         got[5],
-        "POST /api/v1/users/very/lon…at/cannot/fit/anywhere?x=1  2.00k  5.00k  2.50ms  9.99ms  5.00k      0      0      3      1"
+        "POST /api/v1/users/very/long/…/that/cannot/fit/anywhere?x=1  2.00k  5.00k  2.50ms  9.99ms 5.00k     0     0     3     1"
     );
 }
 
@@ -111,15 +111,26 @@ fn panel_lines_fit_any_width_and_height() {
     }
     // A heading too long for its column loses `http://` first.
     assert!(render_panel(&v, 60, 24, false)[3].starts_with("127.0.0.1:8080 "));
-    assert!(render_panel(&v, 80, 24, false)[3].starts_with("http://127.0.0.1:8080 "));
+    assert!(render_panel(&v, 80, 24, false)[3].starts_with("127.0.0.1:8080 "));
+    assert!(render_panel(&v, 100, 24, false)[3].starts_with("http://127.0.0.1:8080 "));
     // Narrow terminals drop columns in order, keeping req/s, p99, 2xx and err.
     let header = |width| render_panel(&v, width, 24, false)[3].clone();
     let cases: &[(usize, &[&str], &[&str])] = &[
         (120, &["target", "3xx", "p50"], &[]),
-        (80, &["target", "p50", "4xx"], &["3xx"]),
+        // The standard terminal keeps every column: 2xx/3xx/4xx/5xx/err per endpoint.
+        (
+            80,
+            &["target", "p50", "2xx", "3xx", "4xx", "5xx", "err"],
+            &[],
+        ),
         (70, &["p50", "4xx", "5xx"], &["3xx", "target"]),
         (
             50,
+            &["req/s", "p99", "2xx", "5xx", "err"],
+            &["3xx", "target", "p50", "4xx"],
+        ),
+        (
+            45,
             &["req/s", "p99", "2xx", "err"],
             &["3xx", "target", "p50", "4xx", "5xx"],
         ),
