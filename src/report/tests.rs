@@ -1049,3 +1049,48 @@ fn an_unreachable_rate_is_a_shortfall_of_whole_requests() {
         );
     }
 }
+
+#[test]
+fn csv_latency_cells_are_empty_without_responses_rather_than_zero() {
+    // Endpoint 1 answered in 1.5 ms; endpoint 2 only failed (a timeout in second 0).
+    let mut st = WorkerStats::new(2);
+    st.record_sent(0);
+    st.record_response(0, 200, 1_500_000, 1_500_000);
+    st.record_sent(1);
+    st.record_failed(1, ErrorKind::Timeout);
+    st.finish_timeline(1_000_000_000);
+    let s = summary(
+        &st,
+        &plan(&[("http://h/a", Some(1.0)), ("http://h/b", Some(1.0))], 2),
+        1,
+        1.0,
+    );
+    let endpoints = render_to_string(&s, "endpoints.csv");
+    let header: Vec<&str> = csv::ENDPOINTS_HEADER.split(',').collect();
+    let rows: Vec<Vec<String>> = endpoints.lines().skip(1).map(split_csv).collect();
+    assert_eq!(rows.len(), 2, "{endpoints}");
+    for (k, name) in header.iter().enumerate() {
+        if name.starts_with("latency_") || name.starts_with("service_") {
+            assert!(!rows[0][k].is_empty(), "{name}: {endpoints}");
+            assert_eq!(rows[1][k], "", "{name} of an endpoint without responses");
+        }
+    }
+    assert_eq!(
+        rows[0][header.iter().position(|n| *n == "latency_p50_us").unwrap()],
+        "1500"
+    );
+    let timeline = render_to_string(&s, "timeline.csv");
+    let header: Vec<&str> = csv::TIMELINE_HEADER.split(',').collect();
+    let rows: Vec<Vec<String>> = timeline.lines().skip(1).map(split_csv).collect();
+    assert_eq!(rows.len(), 2, "{timeline}");
+    let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
+    assert_eq!(rows[1][col("errors")], "1", "{timeline}");
+    for name in ["p50_us", "p99_us", "max_us"] {
+        assert!(!rows[0][col(name)].is_empty(), "{name}: {timeline}");
+        assert_eq!(
+            rows[1][col(name)],
+            "",
+            "{name} of a second without responses"
+        );
+    }
+}
