@@ -412,6 +412,7 @@ fn health(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         ("Most lateness", us(h.lateness_max_us)),
         ("Mean lateness (all sends)", us_f(h.lateness_mean_us)),
         ("Waited for a connection", grouped(h.queued)),
+        ("Total wait for a connection", us(h.queue_wait_total_us)),
         ("Longest wait", us(h.queue_wait_max_us)),
         ("CPU user", format!("{:.2}s", h.cpu_user_s)),
         ("CPU system", format!("{:.2}s", h.cpu_sys_s)),

@@ -1094,3 +1094,28 @@ fn csv_latency_cells_are_empty_without_responses_rather_than_zero() {
         );
     }
 }
+
+#[test]
+fn the_time_requests_waited_for_a_connection_is_in_every_report() {
+    // The fixture: 300 requests waited 4.5 s in all, the longest 90 ms.
+    let s = fixture::finished();
+    let txt = text(&s);
+    assert!(
+        txt.contains("300 waited for a connection: 4.50s in all, longest 90.0ms"),
+        "{txt}"
+    );
+    let md = render_to_string(&s, "report.md");
+    assert!(
+        md.contains("| Total wait for a connection | 4.50s |"),
+        "{md}"
+    );
+    assert!(md.contains("| Longest wait | 90.0ms |"), "{md}");
+    let html = render_to_string(&s, "report.html");
+    assert!(html.contains("Total wait for a connection"), "{html}");
+    // Nobody waited: no times to give.
+    let mut s = fixture::finished();
+    s.health.queued = 0;
+    s.health.queue_wait_total_us = 0;
+    s.health.queue_wait_max_us = 0;
+    assert!(text(&s).contains("               0 waited for a connection\n"));
+}
