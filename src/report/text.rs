@@ -132,7 +132,7 @@ fn summary(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     )?;
     writeln!(
         out,
-        "               {} sent, {} failed, {} in flight at stop",
+        "               {} sent, {} errors, {} in flight at stop",
         grouped(r.sent),
         grouped(r.failed),
         grouped(r.in_flight_at_stop)
