@@ -1122,3 +1122,83 @@ fn the_time_requests_waited_for_a_connection_is_in_every_report() {
     s.health.queue_wait_max_us = 0;
     assert!(text(&s).contains("               0 waited for a connection\n"));
 }
+
+#[test]
+fn markdown_analysis_states_the_findings_before_the_warnings() {
+    let s = fixture::finished();
+    let md = render_to_string(&s, "report.md");
+    let start = md.find("## Analysis and warnings").unwrap();
+    let end = start + md[start..].find("\n## Run configuration").unwrap();
+    let analysis = &md[start..end];
+    let ended: u64 = s
+        .endpoints
+        .iter()
+        .map(|e| e.requests.completed + e.requests.failed)
+        .sum();
+    let failed: u64 = s.endpoints.iter().map(failures).sum();
+    for needle in [
+        format!(
+            "- **Throughput:** {} responses in {:.2}s, {:.1} req/s against a target of {:.1} req/s ({:.1}% achieved)",
+            grouped(s.requests.completed),
+            s.duration_s,
+            s.rps,
+            s.target_rps.unwrap(),
+            global_achieved_pct(&s).unwrap()
+        ),
+        format!(
+            "- **Failures:** {} of {} requests ({:.1}%): {} errors, {} responses &gt;= 400",
+            grouped(failed),
+            grouped(ended),
+            failed as f64 / ended as f64 * 100.0,
+            grouped(s.requests.failed),
+            grouped(failed - s.requests.failed)
+        ),
+        format!(
+            "- **Latency:** p50 {}, p99 {}, max {} (from the intended send times)",
+            us(s.latency_us.p50),
+            us(s.latency_us.p99),
+            us(s.latency_us.max)
+        ),
+        "- **Slowest endpoint:** `#3 GET /a/rather/long/path/to/search?q=x,y`".to_string(),
+        "- **Warning:** only 18 of 20 connections were established".to_string(),
+    ] {
+        assert!(analysis.contains(&needle), "missing {needle:?} in\n{analysis}");
+    }
+    // A clean closed-loop run: no target, no failures, no warnings.
+    let md = render_to_string(&sample_clean(), "report.md");
+    assert!(md.contains("- **Failures:** none of "), "{md}");
+    assert!(md.contains("(closed loop)"), "{md}");
+    assert!(md.contains("No warnings."), "{md}");
+    // Rated and closed-loop endpoints: the target is the rated ones'.
+    let mut st = WorkerStats::new(2);
+    for e in 0..2 {
+        for _ in 0..10 * (e + 1) {
+            st.record_sent(e);
+            st.record_response(e, 200, 1_000_000, 1_000_000);
+        }
+    }
+    st.slots_established = 2;
+    let s = summary(
+        &st,
+        &plan(&[("http://h/a", Some(10.0)), ("http://h/b", None)], 2),
+        1,
+        1.0,
+    );
+    let md = render_to_string(&s, "report.md");
+    assert!(
+        md.contains(
+            "30 responses in 1.00s, 30.0 req/s; the rated endpoints 10.0 of 10.0 req/s (100.0% achieved)"
+        ),
+        "{md}"
+    );
+}
+
+fn sample_clean() -> Summary {
+    let mut st = WorkerStats::new(1);
+    for _ in 0..10 {
+        st.record_sent(0);
+        st.record_response(0, 200, 1_000_000, 1_000_000);
+    }
+    st.slots_established = 1;
+    summary(&st, &plan(&[("http://h/", None)], 1), 1, 1.0)
+}
