@@ -1,9 +1,8 @@
 //! `report.md`: the report in Markdown (GitHub flavour): analysis (the findings in a few
-//! lines) and warnings first,
-//! the configuration used (secrets as the summary carries them: redacted by
-//! `report::finish`), the summary and endpoint tables, the latency distribution, the
-//! generator's health, and sample responses per endpoint in collapsible `<details>`
-//! blocks. Pure: writes into any `io::Write`.
+//! lines) and warnings first, the configuration used (secrets as the summary carries
+//! them: redacted by `report::finish`), the summary and endpoint tables, the latency
+//! distribution, the generator's health, and sample responses per endpoint in
+//! collapsible `<details>` blocks. Pure: writes into any `io::Write`.
 
 use super::{
     achieved_pct, classes, distribution, endpoint_name, failure_pct, failures, global_achieved_pct,
