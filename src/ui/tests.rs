@@ -1,3 +1,7 @@
+//! Tests of the live view: the panel's goldens at 80 and 120 columns and its fit to any
+//! terminal size, colour and `NO_COLOR`, the progress line, the rates taken from the
+//! workers' snapshots (and which sums are no rate sample), and the bounded endpoint rows.
+
 use super::*;
 use crate::engine::progress::Snapshot;
 use crate::plan::{Endpoint, Plan};
