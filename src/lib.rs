@@ -59,7 +59,8 @@ pub fn run(plan: &Plan) -> Result<Summary, Error> {
 }
 
 /// Like `run`, calling `watch` with the summed counts of all workers once when they
-/// start, then about four times a second while the run goes on (for live progress).
+/// start, then about four times a second while the run goes on (for live progress), and
+/// once more when they have all ended (the final counts).
 pub fn run_watched(plan: &Plan, watch: &mut dyn FnMut(&Snapshot)) -> Result<Summary, Error> {
     Ok(collect(plan, watch)?.summary(plan))
 }
@@ -219,6 +220,11 @@ pub fn collect(plan: &Plan, watch: &mut dyn FnMut(&Snapshot)) -> Result<Collecte
                 }
             }
         }
+        // One last look, at the workers' final publishes: the run ends between two
+        // looks, and the live view (the last progress line, the panel's last frame)
+        // would otherwise miss up to 250 ms of it, a second it entered included.
+        control.sum(&mut snapshot);
+        watch(&snapshot);
         handles
             .into_iter()
             .map(|h| {
@@ -744,6 +750,43 @@ mod tests {
                 ),
             }
         }
+    }
+
+    #[test]
+    fn the_last_look_at_a_run_sees_its_final_counts() {
+        // The live view and the progress lines follow the summed snapshots; the run ends
+        // between two of the 250 ms looks, and its last second (here 1.0-1.3 s) must
+        // still be seen, with the counts the report gives.
+        let server = target_server::TargetServer::start(&target_server::TargetConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            threads: 1,
+            body_size: 13,
+            count_paths: false,
+        })
+        .unwrap();
+        let url = format!("http://{}/", server.addr());
+        let mut plan = Plan {
+            duration: Some(Duration::from_millis(1_300)),
+            addrs: vec![server.addr()],
+            ..Plan::new(vec![Endpoint::get(target::Target::parse(&url).unwrap())])
+        };
+        (plan.connections, plan.threads) = (2, 2);
+        let mut last = Snapshot::new(1);
+        let c = collect(&plan, &mut |snap| last.clone_from(snap)).unwrap();
+        server.stop();
+        assert!(c.stats.endpoints[0].completed > 0);
+        assert_eq!(last.unpublished, 0);
+        assert!(
+            last.at_ns >= 1_300_000_000,
+            "last look at {} ns",
+            last.at_ns
+        );
+        assert_eq!(last.endpoints[0].completed, c.stats.endpoints[0].completed);
+        assert_eq!(last.endpoints[0].sent, c.stats.endpoints[0].sent);
+        assert_eq!(
+            last.endpoints[0].latency.len(),
+            c.stats.endpoints[0].completed
+        );
     }
 
     fn layout_of(conns: &[usize]) -> Layout {

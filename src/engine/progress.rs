@@ -193,6 +193,12 @@ pub struct Snapshot {
     pub conn_errors: [u64; ErrorKind::COUNT],
     pub bytes_read: u64,
     pub established: u64,
+    /// In a sum: the workers that had published nothing yet. Their counts and rates are
+    /// not known, not 0, so a rate taken from this sum would be too low (the main thread
+    /// looks every 250 ms, as the workers publish, and may look first).
+    pub unpublished: usize,
+    /// A worker's own snapshot: it has been filled at least once.
+    filled: bool,
 }
 
 impl Snapshot {
@@ -219,6 +225,8 @@ impl Snapshot {
         self.conn_errors = [0; ErrorKind::COUNT];
         self.bytes_read = 0;
         self.established = 0;
+        self.unpublished = 0;
+        self.filled = false;
     }
 
     /// Copies the worker's counts in, reusing this snapshot's storage; the rates are
@@ -226,6 +234,7 @@ impl Snapshot {
     pub fn fill(&mut self, at_ns: u64, stats: &WorkerStats) {
         let dt = at_ns.saturating_sub(self.at_ns);
         self.at_ns = at_ns;
+        self.filled = true;
         for (dst, src) in self.endpoints.iter_mut().zip(stats.endpoints.iter()) {
             if dt > 0 {
                 dst.rps = src.completed.saturating_sub(dst.completed) as f64 * 1e9 / dt as f64;
@@ -257,6 +266,7 @@ impl Snapshot {
         }
         self.bytes_read += other.bytes_read;
         self.established += other.established;
+        self.unpublished += other.unpublished;
     }
 }
 
@@ -302,6 +312,7 @@ impl Control {
         for m in &self.snapshots {
             if let Ok(snap) = m.lock() {
                 into.add(&snap);
+                into.unpublished += usize::from(!snap.filled);
             }
         }
     }

@@ -19,12 +19,22 @@ fn opt(v: Option<f64>) -> String {
     v.map_or_else(String::new, |x| format!("{x}"))
 }
 
+/// A latency cell: empty when there were no responses to measure (a 0 would read as a
+/// zero latency, and pull down any mean a spreadsheet takes of the column).
+fn latency<T: std::fmt::Display>(v: T, measured: bool) -> String {
+    if measured {
+        v.to_string()
+    } else {
+        String::new()
+    }
+}
+
 pub const TIMELINE_HEADER: &str =
     "endpoint,method,url,second,responses,errors,rps,target_rps,p50_us,p99_us,max_us";
 
 /// One row per second per endpoint; `endpoint` is the 1-based index, `second` the start
 /// of the row's second since the start of the load; `target_rps` is empty in the
-/// closed model.
+/// closed model, and the latency cells in a second without responses.
 pub fn write_timeline(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "{TIMELINE_HEADER}")?;
     for (i, e) in s.endpoints.iter().enumerate() {
@@ -40,9 +50,9 @@ pub fn write_timeline(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
                 r.errors,
                 r.rps,
                 opt(r.target_rps),
-                r.p50_us,
-                r.p99_us,
-                r.max_us
+                latency(r.p50_us, r.responses > 0),
+                latency(r.p99_us, r.responses > 0),
+                latency(r.max_us, r.responses > 0)
             )?;
         }
     }
@@ -55,13 +65,16 @@ status_5xx,latency_min_us,latency_mean_us,latency_p50_us,latency_p90_us,latency_
 latency_p99_us,latency_p99_9_us,latency_max_us,service_p50_us,service_p99_us,bytes_read,\
 bytes_written";
 
-/// One row per endpoint (`failures` = errors plus responses >= 400).
+/// One row per endpoint (`failures` = errors plus responses >= 400); the latency cells
+/// are empty for an endpoint without responses.
 pub fn write_endpoints(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "{ENDPOINTS_HEADER}")?;
     for (i, e) in s.endpoints.iter().enumerate() {
         let r = &e.requests;
         let l = &e.latency_us;
         let c = classes(&e.status);
+        let has = !e.latency_histogram.is_empty();
+        let service = !e.service_histogram.is_empty();
         writeln!(
             out,
             "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
@@ -81,16 +94,16 @@ pub fn write_endpoints(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
             c[1],
             c[2],
             c[3],
-            l.min,
-            l.mean,
-            l.p50,
-            l.p90,
-            l.p95,
-            l.p99,
-            l.p99_9,
-            l.max,
-            e.service_us.p50,
-            e.service_us.p99,
+            latency(l.min, has),
+            latency(l.mean, has),
+            latency(l.p50, has),
+            latency(l.p90, has),
+            latency(l.p95, has),
+            latency(l.p99, has),
+            latency(l.p99_9, has),
+            latency(l.max, has),
+            latency(e.service_us.p50, service),
+            latency(e.service_us.p99, service),
             e.bytes.read,
             e.bytes.written
         )?;

@@ -388,6 +388,7 @@ fn health_table(s: &Summary, h: &mut String) -> std::fmt::Result {
         ("Most lateness", us(g.lateness_max_us)),
         ("Mean lateness (all sends)", us_f(g.lateness_mean_us)),
         ("Waited for a connection", grouped(g.queued)),
+        ("Total wait for a connection", us(g.queue_wait_total_us)),
         ("Longest wait", us(g.queue_wait_max_us)),
         ("CPU user", format!("{:.2}s", g.cpu_user_s)),
         ("CPU system", format!("{:.2}s", g.cpu_sys_s)),

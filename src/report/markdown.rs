@@ -1,8 +1,8 @@
-//! `report.md`: the report in Markdown (GitHub flavour): analysis and warnings first,
-//! the configuration used (secrets as the summary carries them: redacted by
-//! `report::finish`), the summary and endpoint tables, the latency distribution, the
-//! generator's health, and sample responses per endpoint in collapsible `<details>`
-//! blocks. Pure: writes into any `io::Write`.
+//! `report.md`: the report in Markdown (GitHub flavour): analysis (the findings in a few
+//! lines) and warnings first, the configuration used (secrets as the summary carries
+//! them: redacted by `report::finish`), the summary and endpoint tables, the latency
+//! distribution, the generator's health, and sample responses per endpoint in
+//! collapsible `<details>` blocks. Pure: writes into any `io::Write`.
 
 use super::{
     achieved_pct, classes, distribution, endpoint_name, failure_pct, failures, global_achieved_pct,
@@ -103,7 +103,9 @@ pub fn write(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out)?;
     writeln!(out, "## Analysis and warnings")?;
     writeln!(out)?;
+    analysis(s, out)?;
     if s.warnings.is_empty() {
+        writeln!(out)?;
         writeln!(out, "No warnings.")?;
     }
     for w in &s.warnings {
@@ -117,6 +119,87 @@ pub fn write(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     chart(s, out)?;
     health(s, out)?;
     samples(s, out)
+}
+
+/// The findings in a few lines: throughput against the target, the failures, the
+/// latency, and (with several endpoints) the slowest one by p99.
+fn analysis(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
+    let r = &s.requests;
+    let mut line = format!(
+        "- **Throughput:** {} responses in {:.2}s, {:.1} req/s",
+        grouped(r.completed),
+        s.duration_s,
+        s.rps
+    );
+    let rated: Vec<f64> = s
+        .endpoints
+        .iter()
+        .filter(|e| e.target_rps.is_some())
+        .map(|e| e.rps)
+        .collect();
+    match (s.target_rps, global_achieved_pct(s)) {
+        (Some(t), Some(pct)) if rated.len() == s.endpoints.len() => line.push_str(&format!(
+            " against a target of {t:.1} req/s ({pct:.1}% achieved)"
+        )),
+        (Some(t), Some(pct)) => line.push_str(&format!(
+            "; the rated endpoints {:.1} of {t:.1} req/s ({pct:.1}% achieved)",
+            rated.iter().sum::<f64>()
+        )),
+        _ => line.push_str(" (closed loop)"),
+    }
+    writeln!(out, "{line}")?;
+    let ended: u64 = s
+        .endpoints
+        .iter()
+        .map(|e| e.requests.completed + e.requests.failed)
+        .sum();
+    let failed: u64 = s.endpoints.iter().map(failures).sum();
+    let errors: u64 = s.endpoints.iter().map(|e| e.requests.failed).sum();
+    if failed == 0 {
+        writeln!(out, "- **Failures:** none of {} requests", grouped(ended))?;
+    } else {
+        writeln!(
+            out,
+            "- **Failures:** {} of {} requests ({:.1}%): {} errors, {} responses &gt;= 400",
+            grouped(failed),
+            grouped(ended),
+            failed as f64 / ended.max(1) as f64 * 100.0,
+            grouped(errors),
+            grouped(failed - errors)
+        )?;
+    }
+    if !s.histogram.is_empty() {
+        let l = &s.latency_us;
+        writeln!(
+            out,
+            "- **Latency:** p50 {}, p99 {}, max {} ({})",
+            us(l.p50),
+            us(l.p99),
+            us(l.max),
+            if s.target_rps.is_some() {
+                "from the intended send times"
+            } else {
+                "closed loop: from the actual send times"
+            }
+        )?;
+    }
+    let answered: Vec<(usize, &crate::stats::EndpointSummary)> = s
+        .endpoints
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| !e.latency_histogram.is_empty())
+        .collect();
+    if answered.len() > 1 {
+        if let Some((i, e)) = answered.iter().max_by_key(|(_, e)| e.latency_us.p99) {
+            writeln!(
+                out,
+                "- **Slowest endpoint:** {} (p99 {})",
+                code(&format!("#{} {}", i + 1, endpoint_name(e))),
+                us(e.latency_us.p99)
+            )?;
+        }
+    }
+    Ok(())
 }
 
 fn configuration(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
@@ -412,6 +495,7 @@ fn health(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
         ("Most lateness", us(h.lateness_max_us)),
         ("Mean lateness (all sends)", us_f(h.lateness_mean_us)),
         ("Waited for a connection", grouped(h.queued)),
+        ("Total wait for a connection", us(h.queue_wait_total_us)),
         ("Longest wait", us(h.queue_wait_max_us)),
         ("CPU user", format!("{:.2}s", h.cpu_user_s)),
         ("CPU system", format!("{:.2}s", h.cpu_sys_s)),

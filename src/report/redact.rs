@@ -53,9 +53,11 @@ pub fn head(text: &str) -> String {
     out
 }
 
-/// The strings of a secret header value that must not show anywhere: the value, and its
-/// longer words (the token of `Bearer <token>`), longest first. Values shorter than 4
-/// characters are not looked for (they would blank out ordinary text).
+/// The strings of a secret header value that must not show anywhere: the value, its
+/// longer words (the token of `Bearer <token>`), and the longer values of its
+/// `name=value` words (a cookie's value, which a server may echo apart from its name).
+/// Values shorter than 4 characters are not looked for (they would blank out ordinary
+/// text), nor words shorter than 8.
 fn needles(value: &str) -> Vec<String> {
     let mut out = Vec::new();
     let whole = value.trim();
@@ -65,6 +67,11 @@ fn needles(value: &str) -> Vec<String> {
     for word in whole.split(|c: char| c.is_whitespace() || c == ',' || c == ';') {
         if word.chars().count() >= 8 && word != whole {
             out.push(word.to_string());
+        }
+        if let Some((_, v)) = word.split_once('=') {
+            if v.chars().count() >= 8 {
+                out.push(v.to_string());
+            }
         }
     }
     out
@@ -173,6 +180,30 @@ mod tests {
         );
         assert!(sample.body.contains("application/json"), "{}", sample.body);
         assert!(sample.body.ends_with("abc"), "{}", sample.body);
+    }
+
+    #[test]
+    fn cookie_values_echoed_without_their_names_are_redacted() {
+        use crate::stats::Sample;
+        let mut s = crate::report::fixture::summary();
+        s.endpoints[0].headers = vec![(
+            "Cookie".into(),
+            "session=s3ss10n-abcdefgh; theme=dark".into(),
+        )];
+        // httpbin's /cookies echoes each cookie's value apart from its name.
+        s.endpoints[0].samples = vec![Sample {
+            status: 200,
+            head: "HTTP/1.1 200 OK\nContent-Type: application/json".into(),
+            body: r#"{"cookies": {"session": "s3ss10n-abcdefgh", "theme": "dark"}}"#.into(),
+            truncated: false,
+        }];
+        summary(&mut s);
+        let body = &s.endpoints[0].samples[0].body;
+        assert!(!body.contains("s3ss10n-abcdefgh"), "{body}");
+        assert_eq!(
+            body,
+            r#"{"cookies": {"session": "<redacted>", "theme": "dark"}}"#
+        );
     }
 
     #[test]

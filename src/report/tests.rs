@@ -131,7 +131,9 @@ fn text_report_has_every_part_and_fits_80_columns() {
         "GET http://127.0.0.1:8080/",
         "2 threads, 50 connections",
         "1,234,567 completed, 123456.7/s",
-        "1,234,600 sent, 3 failed, 30 in flight at stop",
+        // "failed" is the Outcome's word (errors and >= 400): the requests an error
+        // ended are "errors" here, so one word never counts two things.
+        "1,234,600 sent, 3 errors, 30 in flight at stop",
         "Outcome      1,233,332 succeeded, 1,238 failed (3 errors, 1,235 >= 400)",
         "p50 ",
         "p95 ",
@@ -156,6 +158,7 @@ fn text_report_has_every_part_and_fits_80_columns() {
     );
     assert!(!text.contains("all "), "one endpoint: no total row\n{text}");
     assert!(text.contains('█'), "a bar chart\n{text}");
+    assert!(!text.contains(" 3 failed"), "{text}");
 }
 
 #[test]
@@ -1048,4 +1051,154 @@ fn an_unreachable_rate_is_a_shortfall_of_whole_requests() {
             s.warnings
         );
     }
+}
+
+#[test]
+fn csv_latency_cells_are_empty_without_responses_rather_than_zero() {
+    // Endpoint 1 answered in 1.5 ms; endpoint 2 only failed (a timeout in second 0).
+    let mut st = WorkerStats::new(2);
+    st.record_sent(0);
+    st.record_response(0, 200, 1_500_000, 1_500_000);
+    st.record_sent(1);
+    st.record_failed(1, ErrorKind::Timeout);
+    st.finish_timeline(1_000_000_000);
+    let s = summary(
+        &st,
+        &plan(&[("http://h/a", Some(1.0)), ("http://h/b", Some(1.0))], 2),
+        1,
+        1.0,
+    );
+    let endpoints = render_to_string(&s, "endpoints.csv");
+    let header: Vec<&str> = csv::ENDPOINTS_HEADER.split(',').collect();
+    let rows: Vec<Vec<String>> = endpoints.lines().skip(1).map(split_csv).collect();
+    assert_eq!(rows.len(), 2, "{endpoints}");
+    for (k, name) in header.iter().enumerate() {
+        if name.starts_with("latency_") || name.starts_with("service_") {
+            assert!(!rows[0][k].is_empty(), "{name}: {endpoints}");
+            assert_eq!(rows[1][k], "", "{name} of an endpoint without responses");
+        }
+    }
+    assert_eq!(
+        rows[0][header.iter().position(|n| *n == "latency_p50_us").unwrap()],
+        "1500"
+    );
+    let timeline = render_to_string(&s, "timeline.csv");
+    let header: Vec<&str> = csv::TIMELINE_HEADER.split(',').collect();
+    let rows: Vec<Vec<String>> = timeline.lines().skip(1).map(split_csv).collect();
+    assert_eq!(rows.len(), 2, "{timeline}");
+    let col = |n: &str| header.iter().position(|h| *h == n).unwrap();
+    assert_eq!(rows[1][col("errors")], "1", "{timeline}");
+    for name in ["p50_us", "p99_us", "max_us"] {
+        assert!(!rows[0][col(name)].is_empty(), "{name}: {timeline}");
+        assert_eq!(
+            rows[1][col(name)],
+            "",
+            "{name} of a second without responses"
+        );
+    }
+}
+
+#[test]
+fn the_time_requests_waited_for_a_connection_is_in_every_report() {
+    // The fixture: 300 requests waited 4.5 s in all, the longest 90 ms.
+    let s = fixture::finished();
+    let txt = text(&s);
+    assert!(
+        txt.contains("300 waited for a connection: 4.50s in all, longest 90.0ms"),
+        "{txt}"
+    );
+    let md = render_to_string(&s, "report.md");
+    assert!(
+        md.contains("| Total wait for a connection | 4.50s |"),
+        "{md}"
+    );
+    assert!(md.contains("| Longest wait | 90.0ms |"), "{md}");
+    let html = render_to_string(&s, "report.html");
+    assert!(html.contains("Total wait for a connection"), "{html}");
+    // Nobody waited: no times to give.
+    let mut s = fixture::finished();
+    s.health.queued = 0;
+    s.health.queue_wait_total_us = 0;
+    s.health.queue_wait_max_us = 0;
+    assert!(text(&s).contains("               0 waited for a connection\n"));
+}
+
+#[test]
+fn markdown_analysis_states_the_findings_before_the_warnings() {
+    let s = fixture::finished();
+    let md = render_to_string(&s, "report.md");
+    let start = md.find("## Analysis and warnings").unwrap();
+    let end = start + md[start..].find("\n## Run configuration").unwrap();
+    let analysis = &md[start..end];
+    let ended: u64 = s
+        .endpoints
+        .iter()
+        .map(|e| e.requests.completed + e.requests.failed)
+        .sum();
+    let failed: u64 = s.endpoints.iter().map(failures).sum();
+    for needle in [
+        format!(
+            "- **Throughput:** {} responses in {:.2}s, {:.1} req/s against a target of {:.1} req/s ({:.1}% achieved)",
+            grouped(s.requests.completed),
+            s.duration_s,
+            s.rps,
+            s.target_rps.unwrap(),
+            global_achieved_pct(&s).unwrap()
+        ),
+        format!(
+            "- **Failures:** {} of {} requests ({:.1}%): {} errors, {} responses &gt;= 400",
+            grouped(failed),
+            grouped(ended),
+            failed as f64 / ended as f64 * 100.0,
+            grouped(s.requests.failed),
+            grouped(failed - s.requests.failed)
+        ),
+        format!(
+            "- **Latency:** p50 {}, p99 {}, max {} (from the intended send times)",
+            us(s.latency_us.p50),
+            us(s.latency_us.p99),
+            us(s.latency_us.max)
+        ),
+        "- **Slowest endpoint:** `#3 GET /a/rather/long/path/to/search?q=x,y`".to_string(),
+        "- **Warning:** only 18 of 20 connections were established".to_string(),
+    ] {
+        assert!(analysis.contains(&needle), "missing {needle:?} in\n{analysis}");
+    }
+    // A clean closed-loop run: no target, no failures, no warnings.
+    let md = render_to_string(&sample_clean(), "report.md");
+    assert!(md.contains("- **Failures:** none of "), "{md}");
+    assert!(md.contains("(closed loop)"), "{md}");
+    assert!(md.contains("No warnings."), "{md}");
+    // Rated and closed-loop endpoints: the target is the rated ones'.
+    let mut st = WorkerStats::new(2);
+    for e in 0..2 {
+        for _ in 0..10 * (e + 1) {
+            st.record_sent(e);
+            st.record_response(e, 200, 1_000_000, 1_000_000);
+        }
+    }
+    st.slots_established = 2;
+    let s = summary(
+        &st,
+        &plan(&[("http://h/a", Some(10.0)), ("http://h/b", None)], 2),
+        1,
+        1.0,
+    );
+    let md = render_to_string(&s, "report.md");
+    assert!(
+        md.contains(
+            "30 responses in 1.00s, 30.0 req/s; the rated endpoints 10.0 of 10.0 req/s (100.0% achieved)"
+        ),
+        "{md}"
+    );
+}
+
+fn sample_clean() -> Summary {
+    let mut st = WorkerStats::new(1);
+    for _ in 0..10 {
+        st.record_sent(0);
+        st.record_response(0, 200, 1_000_000, 1_000_000);
+    }
+    st.slots_established = 1;
+    summary(&st, &plan(&[("http://h/", None)], 1), 1, 1.0)
 }

@@ -132,7 +132,7 @@ fn summary(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
     )?;
     writeln!(
         out,
-        "               {} sent, {} failed, {} in flight at stop",
+        "               {} sent, {} errors, {} in flight at stop",
         grouped(r.sent),
         grouped(r.failed),
         grouped(r.in_flight_at_stop)
@@ -289,11 +289,17 @@ fn summary(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
                 us(h.lateness_max_us),
                 us_f(h.lateness_mean_us),
             )?;
-            writeln!(
-                out,
-                "               {} waited for a connection",
-                grouped(h.queued)
-            )?;
+            if h.queued > 0 {
+                writeln!(
+                    out,
+                    "               {} waited for a connection: {} in all, longest {}",
+                    grouped(h.queued),
+                    us(h.queue_wait_total_us),
+                    us(h.queue_wait_max_us)
+                )?;
+            } else {
+                writeln!(out, "               0 waited for a connection")?;
+            }
         }
     }
     Ok(())

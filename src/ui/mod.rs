@@ -27,6 +27,9 @@ const SPARK_KEEP: usize = 120;
 /// A label column narrower than this drops columns to make room (3xx first, then the
 /// target, p50, 4xx and 5xx; req/s, p99, 2xx and err always stay).
 const MIN_LABEL: usize = 16;
+/// Width of a status-class column: a count as `format_count` writes it is at most 5
+/// characters ("999", "12.3k", "1.00M"), so all five classes fit on 80 columns.
+const CLASS_W: usize = 5;
 /// The columns dropped on a narrow terminal, in order.
 const DROP_ORDER: [&str; 5] = ["3xx", "target", "p50", "4xx", "5xx"];
 /// The eight levels of the sparkline, lowest first.
@@ -162,7 +165,9 @@ impl Live {
     pub fn update(&mut self, snap: &Snapshot) -> bool {
         self.last.clear();
         self.last.add(snap);
-        let first = self.updates == 0;
+        // The first call comes as the workers start, before anything was published; and
+        // until every worker has published, the summed rate leaves some of them out.
+        let no_sample = self.updates == 0 || snap.unpublished > 0;
         self.updates += 1;
         let mut total = 0.0;
         for (i, r) in self.rps.iter_mut().enumerate() {
@@ -170,8 +175,7 @@ impl Live {
             *r = if rps.is_finite() { rps.max(0.0) } else { 0.0 };
             total += *r;
         }
-        // The first call comes as the workers start, before anything was published.
-        if !first {
+        if !no_sample {
             if self.spark.len() == SPARK_KEEP {
                 self.spark.pop_front();
             }
@@ -584,11 +588,11 @@ fn columns(rated: bool) -> Vec<Column> {
     }
     cols.push(("p50", 7, |r| (latency_text(r.p50_us), None)));
     cols.push(("p99", 7, |r| (latency_text(r.p99_us), None)));
-    cols.push(("2xx", 6, |r| class(0)(r)));
-    cols.push(("3xx", 6, |r| class(1)(r)));
-    cols.push(("4xx", 6, |r| class(2)(r)));
-    cols.push(("5xx", 6, |r| class(3)(r)));
-    cols.push(("err", 6, |r| class(4)(r)));
+    cols.push(("2xx", CLASS_W, |r| class(0)(r)));
+    cols.push(("3xx", CLASS_W, |r| class(1)(r)));
+    cols.push(("4xx", CLASS_W, |r| class(2)(r)));
+    cols.push(("5xx", CLASS_W, |r| class(3)(r)));
+    cols.push(("err", CLASS_W, |r| class(4)(r)));
     cols
 }
 

@@ -1,3 +1,7 @@
+//! Tests of the live view: the panel's goldens at 80 and 120 columns and its fit to any
+//! terminal size, colour and `NO_COLOR`, the progress line, the rates taken from the
+//! workers' snapshots (and which sums are no rate sample), and the bounded endpoint rows.
+
 use super::*;
 use crate::engine::progress::Snapshot;
 use crate::plan::{Endpoint, Plan};
@@ -68,10 +72,10 @@ fn panel_golden_at_80_columns_without_colour() {
         "█████████████░░░░░░░░░░░░░░░░░░░░░░░░░░░  3.2s / 10s   32%",
         "12,345 / 15,000 req/s  p50 1.23ms  p99 4.56ms  2xx 36,000  4xx 12  5xx 3  err 1",
         "req/s ▁▄▇██  peak 12.3k",
-        "http://127.0.0.1:8080  req/s target     p50     p99    2xx    4xx    5xx    err",
-        "GET /                  10.0k  10.0k  1.10ms  4.00ms  30.0k     12      0      0",
-        "POST /api/…ywhere?x=1  2.00k  5.00k  2.50ms  9.99ms  5.00k      0      3      1",
-        "+3 more                  345      -   900µs  1.00ms  1.00k      0      0      0",
+        "127.0.0.1:8080       req/s target     p50     p99   2xx   3xx   4xx   5xx   err",
+        "GET /                10.0k  10.0k  1.10ms  4.00ms 30.0k     0    12     0     0",
+        "POST /api…where?x=1  2.00k  5.00k  2.50ms  9.99ms 5.00k     0     0     3     1",
+        "+3 more                345      -   900µs  1.00ms 1.00k     0     0     0     0",
     ];
     assert_eq!(render_panel(&sample_view(), 80, 24, false), want);
 }
@@ -81,11 +85,11 @@ fn panel_golden_at_120_columns_keeps_every_column() {
     let got = render_panel(&sample_view(), 120, 24, false);
     assert_eq!(
         got[3],
-        "http://127.0.0.1:8080                                   req/s target     p50     p99    2xx    3xx    4xx    5xx    err"
+        "http://127.0.0.1:8080                                        req/s target     p50     p99   2xx   3xx   4xx   5xx   err"
     );
     assert_eq!(
         got[5],
-        "POST /api/v1/users/very/lon…at/cannot/fit/anywhere?x=1  2.00k  5.00k  2.50ms  9.99ms  5.00k      0      0      3      1"
+        "POST /api/v1/users/very/long/…/that/cannot/fit/anywhere?x=1  2.00k  5.00k  2.50ms  9.99ms 5.00k     0     0     3     1"
     );
 }
 
@@ -111,15 +115,26 @@ fn panel_lines_fit_any_width_and_height() {
     }
     // A heading too long for its column loses `http://` first.
     assert!(render_panel(&v, 60, 24, false)[3].starts_with("127.0.0.1:8080 "));
-    assert!(render_panel(&v, 80, 24, false)[3].starts_with("http://127.0.0.1:8080 "));
+    assert!(render_panel(&v, 80, 24, false)[3].starts_with("127.0.0.1:8080 "));
+    assert!(render_panel(&v, 100, 24, false)[3].starts_with("http://127.0.0.1:8080 "));
     // Narrow terminals drop columns in order, keeping req/s, p99, 2xx and err.
     let header = |width| render_panel(&v, width, 24, false)[3].clone();
     let cases: &[(usize, &[&str], &[&str])] = &[
         (120, &["target", "3xx", "p50"], &[]),
-        (80, &["target", "p50", "4xx"], &["3xx"]),
+        // The standard terminal keeps every column: 2xx/3xx/4xx/5xx/err per endpoint.
+        (
+            80,
+            &["target", "p50", "2xx", "3xx", "4xx", "5xx", "err"],
+            &[],
+        ),
         (70, &["p50", "4xx", "5xx"], &["3xx", "target"]),
         (
             50,
+            &["req/s", "p99", "2xx", "5xx", "err"],
+            &["3xx", "target", "p50", "4xx"],
+        ),
+        (
+            45,
             &["req/s", "p99", "2xx", "err"],
             &["3xx", "target", "p50", "4xx", "5xx"],
         ),
@@ -529,4 +544,56 @@ fn banner_names_one_endpoint_counts_several_and_fits_the_terminal() {
     let fitted = fit_middle(&banner(&long), 80);
     assert_eq!(fitted.chars().count(), 80);
     assert!(fitted.starts_with("tressi: running") && fitted.ends_with(")"));
+}
+
+#[test]
+fn sums_taken_before_every_worker_published_are_no_rate_sample() {
+    use crate::engine::progress::Control;
+    use crate::stats::WorkerStats;
+    // Two workers at 100 responses a second each. The main thread sums every 250 ms, as
+    // the workers publish, so a sum may come before a worker has published anything:
+    // that worker's rate is not known yet, not 0.
+    let p = plan(vec![endpoint("http://127.0.0.1:8080/", Some(200.0))]);
+    let mut live = Live::new(&p);
+    let c = Control::new(2, 1);
+    let mut stats = [WorkerStats::new(1), WorkerStats::new(1)];
+    let mut sum = Snapshot::new(1);
+    let mut look = |live: &mut Live, c: &Control| {
+        c.sum(&mut sum);
+        live.update(&sum)
+    };
+    assert!(!look(&mut live, &c)); // as the workers start
+    let mut publish = |c: &Control, w: usize, ms: u64| {
+        let st: &mut WorkerStats = &mut stats[w];
+        while st.endpoints[0].completed < ms / 10 {
+            st.record_response(0, 200, 1_000, 1_000);
+        }
+        c.publish(w, ms * 1_000_000, st);
+    };
+    // 250 ms: the main thread looks first, then worker 0 publishes; worker 1 is late.
+    assert!(!look(&mut live, &c));
+    publish(&c, 0, 250);
+    assert!(live.view(MAX_ROWS).spark.is_empty(), "no sample yet");
+    // 500 ms: only worker 0 has published; then both do.
+    assert!(!look(&mut live, &c));
+    assert!(
+        live.view(MAX_ROWS).spark.is_empty(),
+        "half a sum is no sample"
+    );
+    publish(&c, 0, 500);
+    publish(&c, 1, 500);
+    assert!(!look(&mut live, &c));
+    publish(&c, 0, 750);
+    publish(&c, 1, 750);
+    assert!(!look(&mut live, &c));
+    publish(&c, 0, 1_000);
+    publish(&c, 1, 1_000);
+    assert!(
+        look(&mut live, &c),
+        "a progress line on entering the first second"
+    );
+    let v = live.view(MAX_ROWS);
+    assert_eq!(v.spark, [200.0, 200.0, 200.0]);
+    assert_eq!(v.line_rps, 200.0);
+    assert_eq!(v.total.rps, 200.0);
 }
