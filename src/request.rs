@@ -27,12 +27,16 @@ pub const USER_AGENT: &str = concat!("tressi/", env!("CARGO_PKG_VERSION"));
 
 /// Most bytes of one endpoint's repeated request (a longer request is kept once: its
 /// copies go out as separate slices).
-pub const RUN_CAP: usize = 64 * 1024;
+pub const RUN_CAP: usize = 16 * 1024;
+/// Most bytes of all endpoints' repeated requests together (each endpoint keeps at least
+/// one copy of its request, whatever its size): many endpoints share this.
+pub const RUNS_CAP: usize = 256 * 1024;
 
 /// Each endpoint's request, and the same bytes repeated back to back up to the pipelining
-/// depth (within [`RUN_CAP`]): `run(e, k)` is `k` consecutive requests of endpoint `e` as
-/// one slice. One loopback `writev` of 16 slices of 70 bytes costs ~1 µs more CPU than a
-/// `write` of the same 1,120 bytes as one (measured on this project's 2-vCPU VM).
+/// depth (within [`RUN_CAP`] each and [`RUNS_CAP`] in all): `run(e, k)` is `k`
+/// consecutive requests of endpoint `e` as one slice. One loopback `writev` of 16 slices
+/// of 70 bytes costs ~1 µs more CPU than a `write` of the same 1,120 bytes as one
+/// (measured on this project's 2-vCPU VM, see BENCHMARKS.md).
 #[derive(Debug, Clone)]
 pub struct Requests {
     /// Endpoint → its request repeated `max_run` times.
@@ -45,10 +49,11 @@ impl Requests {
     /// From each endpoint's rendered request, for connections with `depth` requests in
     /// flight.
     pub fn new(rendered: &[Vec<u8>], depth: usize) -> Self {
+        let budget = (RUNS_CAP / rendered.len().max(1)).min(RUN_CAP);
         let runs = rendered
             .iter()
             .map(|r| {
-                let fit = RUN_CAP.checked_div(r.len()).unwrap_or(1);
+                let fit = budget.checked_div(r.len()).unwrap_or(1);
                 r.repeat(depth.min(fit).max(1))
             })
             .collect();
@@ -370,6 +375,17 @@ mod tests {
         }
         let r = Requests::new(std::slice::from_ref(&a), 8);
         assert_eq!((r.len_of(3), r.max_run(3), r.run(3, 2)), (0, 1, &[][..]));
+        // Many endpoints share RUNS_CAP; each keeps one copy however large it is.
+        let many: Vec<Vec<u8>> = (0..1000)
+            .map(|i| format!("{i:0>100}").into_bytes())
+            .collect();
+        let r = Requests::new(&many, 1000);
+        assert_eq!(r.max_run(0), RUNS_CAP / 1000 / 100);
+        let total: usize = (0..many.len()).map(|e| r.run(e, usize::MAX).len()).sum();
+        assert!(total <= RUNS_CAP, "{total}");
+        let huge = vec![vec![b'x'; RUNS_CAP]; 3];
+        let r = Requests::new(&huge, 16);
+        assert_eq!((r.max_run(2), r.run(2, 16).len()), (1, RUNS_CAP));
     }
 
     #[test]
