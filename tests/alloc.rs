@@ -395,23 +395,35 @@ fn allocations_do_not_depend_on_the_number_of_requests() {
             took.as_secs_f64()
         );
     }
+    let mut per_request_of = Vec::new();
     for (case, small, large, _) in &tls {
         let (small, large) = (small.engine, large.engine);
         // What is left over TLS is inside rustls 0.23 (its buffered and its unbuffered
         // API alike): one buffer per record it encrypts and one per application-data
-        // record it decrypts. So a request costs one allocation for its response's
-        // record (nginx sends one per response) plus one per write batch: two without
-        // pipelining, and with pipelining the requests written together share one record
-        // (gathered on the stack, see `engine/tls.rs`): at most 1.25 with p=16.
+        // record it decrypts. nginx sends one record per response, and a write batch is
+        // one record however many requests it carries (`engine/tls.rs` checks that
+        // record by record), so a request costs one allocation for its response plus
+        // its share of one per write batch: at most two. How many requests a batch
+        // carries with pipelining depends on how many of nginx's per-response records
+        // have arrived when the client reads, which is timing (1.06 per request with
+        // the slower client of session 2, 1.13-1.36 since the head memo), so the
+        // pipelined case must only be cheaper than the unpipelined one.
         let more = (large.allocs + large.reallocs).saturating_sub(small.allocs + small.reallocs);
         let per_request = more as f64 / case.extra as f64;
-        let bound = if case.pipelining > 1 { 1.25 } else { 2.0 };
         assert!(
-            per_request <= bound,
+            per_request <= 2.0,
             "{}: {more} more allocations for {} more requests ({per_request:.3} each, \
-             more than {bound})",
+             more than 2)",
             case.name,
             case.extra
+        );
+        per_request_of.push((case.pipelining, per_request));
+    }
+    if let [(1, alone), (16, pipelined)] = per_request_of[..] {
+        assert!(
+            pipelined < alone - 0.25,
+            "pipelined requests share no records: {pipelined:.3} allocations per request \
+             with p=16, {alone:.3} without"
         );
     }
     for (case, small, large, _) in &report {

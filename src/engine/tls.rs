@@ -746,6 +746,17 @@ mod tests {
         )
     }
 
+    /// TLS records in `wire` (5-byte headers: type, version, length).
+    fn records(wire: &std::collections::VecDeque<u8>) -> usize {
+        let bytes: Vec<u8> = wire.iter().copied().collect();
+        let (mut n, mut at) = (0, 0);
+        while let Some(h) = bytes.get(at..at + 5) {
+            at += 5 + usize::from(u16::from_be_bytes([h[3], h[4]]));
+            n += 1;
+        }
+        n
+    }
+
     /// Moves what the client wrote into the server and the server's answer back.
     fn pump(server: &mut rustls::ServerConnection, end: &mut End) {
         while !end.inbox.borrow().is_empty() {
@@ -807,13 +818,29 @@ mod tests {
             assert_eq!(done, Some(max_read != 1), "max_read {max_read}");
             // Three pipelined requests in one vectored write.
             let reqs: [&[u8]; 3] = [b"GET /a HTTP/1.1\r\n\r\n", b"GET /b HTTP/1.1\r\n\r\n", b""];
+            pump(&mut server, &mut server_end); // the client's last handshake flight
             let n = client.write_vectored(&reqs.map(IoSlice::new)).unwrap();
             assert_eq!(n, reqs.iter().map(|r| r.len()).sum::<usize>());
             client.flush().unwrap();
+            // In one TLS record: rustls allocates once per record it encrypts, so a
+            // batch of pipelined requests costs one allocation (tests/alloc.rs).
+            assert_eq!(
+                records(&server_end.inbox.borrow()),
+                1,
+                "max_read {max_read}"
+            );
+            // And a run of requests as one slice (`request::Requests`): one record too.
+            let run = b"GET /c HTTP/1.1\r\n\r\n".repeat(16);
+            assert_eq!(client.write(&run).unwrap(), run.len());
+            assert_eq!(
+                records(&server_end.inbox.borrow()),
+                2,
+                "max_read {max_read}"
+            );
             pump(&mut server, &mut server_end);
             let mut got = Vec::new();
             server.reader().read_to_end(&mut got).unwrap_err(); // WouldBlock after the data
-            assert_eq!(got, reqs.concat());
+            assert_eq!(got, [&reqs.concat()[..], &run].concat());
             // Three responses in three records, read back through small buffers.
             let want: Vec<u8> = (0..3)
                 .flat_map(|i| {
