@@ -549,3 +549,79 @@ fn a_count_run_gives_up_when_the_server_goes_away() {
     assert!(count(&v, &["requests", "completed"]) > 0, "{v}");
     assert!(count(&v, &["errors", "connect"]) >= 16, "{v}");
 }
+
+/// More endpoints than the worker keeps head memos (64): endpoint `i` and `i + 64` share
+/// one, and one of each pair is HEAD while the target sends the same head to both. With
+/// deep pipelining (runs of one endpoint written as one slice), every endpoint's bytes
+/// must still be exactly its own: each response read whole (the 13-byte body only after
+/// a GET), each request written whole, and no parse error.
+#[test]
+fn head_and_get_endpoints_sharing_head_memos_keep_their_own_bytes() {
+    let target = TargetProcess::start(&[]);
+    let dir = std::env::temp_dir().join(format!("tressi-e2e-memo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("memo.json");
+    let requests: Vec<serde_json::Value> = (0..70)
+        .map(|i| {
+            let head = (i % 64 < 6 && i >= 64) || (i % 64 >= 6 && i % 3 == 1);
+            serde_json::json!({
+                "url": target.url(&format!("/e{i:02}?{}", "q".repeat(i * 7))),
+                "method": if head { "HEAD" } else { "GET" },
+            })
+        })
+        .collect();
+    let text = serde_json::json!({ "options": {}, "requests": requests }).to_string();
+    std::fs::write(&cfg, text).unwrap();
+    let n = 14_000u64;
+    let v = tressi_json(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "-c",
+        "3",
+        "-t",
+        "2",
+        "-p",
+        "24",
+        "-n",
+        &n.to_string(),
+    ]);
+    let served = target.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(error_total(&v), 0, "{v}");
+    assert_eq!(count(&v, &["requests", "completed"]), n, "{v}");
+    assert_eq!(served, n);
+    let eps = v["endpoints"].as_array().unwrap();
+    assert_eq!(eps.len(), 70);
+    let per = |e: &serde_json::Value, what: &str, of: &str| {
+        let bytes = e["bytes"][what].as_u64().unwrap();
+        let k = e["requests"][of].as_u64().unwrap();
+        assert!(k > 0, "{e}");
+        assert_eq!(bytes % k, 0, "{what} not a whole number per request: {e}");
+        bytes / k
+    };
+    let (mut get, mut head) = (None, None);
+    for (i, e) in eps.iter().enumerate() {
+        assert_eq!(e["requests"]["in_flight_at_stop"], 0, "{e}");
+        let read = per(e, "read", "completed");
+        let slot = if e["method"] == "HEAD" {
+            &mut head
+        } else {
+            &mut get
+        };
+        assert_eq!(*slot.get_or_insert(read), read, "endpoint {i}: {e}");
+        // The query grows by 7 bytes per endpoint; everything else is the same.
+        let written = per(e, "written", "sent");
+        let first = per(&eps[0], "written", "sent");
+        let method_extra = if e["method"] == "HEAD" { 1 } else { 0 };
+        assert_eq!(
+            written,
+            first + 7 * i as u64 + method_extra,
+            "endpoint {i}: {e}"
+        );
+    }
+    assert_eq!(
+        get.unwrap(),
+        head.unwrap() + 13,
+        "a GET reads the head and the body"
+    );
+}

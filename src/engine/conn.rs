@@ -1160,4 +1160,229 @@ mod tests {
         assert_eq!(st.endpoints[1].in_flight_at_stop, 2);
         assert_eq!(c.in_flight(), 0);
     }
+
+    /// Endpoints in order, the server's stream cut into reads, the write budget added
+    /// before each read, the per-call write cap.
+    type ScriptedConn = (Vec<u32>, Vec<Vec<u8>>, Vec<usize>, usize);
+
+    /// Decisions of one differential scenario, drawn before either run so both see the same.
+    struct Scenario {
+        requests: Vec<Vec<u8>>,
+        head: Vec<bool>,
+        close: Vec<bool>,
+        depth: usize,
+        memos: usize,
+        /// Per connection: endpoints in order, the server's stream cut into reads, the
+        /// write budget added before each read and the per-call write cap.
+        conns: Vec<ScriptedConn>,
+    }
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    /// Final heads that share prefixes with one another (and a 1xx, a leading empty
+    /// line, HTTP/1.0, a close, a bad length), each with the body a GET would get.
+    const VARIANTS: &[(&[u8], &[u8])] = &[
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", b"hello"),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX: 1\r\n\r\n",
+            b"hello",
+        ),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n",
+            &[b'z'; 50],
+        ),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\n", b"hello"),
+        (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"5\r\nhello\r\n0\r\n\r\n",
+        ),
+        (
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+            b"hello",
+        ),
+        (b"HTTP/1.1 204 No Content\r\n\r\n", b""),
+        (
+            b"HTTP/1.1 404 Not Found\r\nContent-Length: 5\r\n\r\n",
+            b"nope!",
+        ),
+        (
+            b"\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+            b"hello",
+        ),
+        (
+            b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 5\r\n\r\n",
+            b"hello",
+        ),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\n", b"hello"),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\n",
+            b"hello",
+        ),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", b""),
+    ];
+
+    fn scenario(seed: u64) -> Scenario {
+        let mut r = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let n = 1 + r.below(5);
+        let requests: Vec<Vec<u8>> = (0..n)
+            .map(|e| {
+                let pad = "p".repeat(r.below(200));
+                format!("GET /{e}?{pad} HTTP/1.1\r\nHost: x\r\n\r\n").into_bytes()
+            })
+            .collect();
+        let head: Vec<bool> = (0..n).map(|_| r.below(3) == 0).collect();
+        let close: Vec<bool> = (0..n).map(|_| r.below(8) == 0).collect();
+        let depth = 1 + r.below(12);
+        let memos = 1 + r.below(2);
+        let conns = (0..3)
+            .map(|_| {
+                let mut order: Vec<u32> = Vec::new();
+                for _ in 0..depth {
+                    let e = match order.last() {
+                        Some(&p) if r.below(2) == 0 => p,
+                        _ => r.below(n) as u32,
+                    };
+                    order.push(e);
+                }
+                // Mostly one variant per endpoint (memo hits), sometimes another.
+                let mut stream = Vec::new();
+                for &e in &order {
+                    let v = if r.below(4) == 0 {
+                        r.below(VARIANTS.len())
+                    } else {
+                        e as usize % 3
+                    };
+                    let (h, body) = VARIANTS[v];
+                    stream.extend_from_slice(h);
+                    // Mostly right for the method; sometimes a body after a HEAD head.
+                    if !head[e as usize] || r.below(10) == 0 {
+                        stream.extend_from_slice(body);
+                    }
+                }
+                let mut pieces = Vec::new();
+                let mut rest = &stream[..];
+                while !rest.is_empty() {
+                    let k = 1 + r.below(rest.len().min(80));
+                    pieces.push(rest[..k].to_vec());
+                    rest = &rest[k..];
+                }
+                let budgets = (0..=pieces.len()).map(|_| r.below(400)).collect();
+                (order, pieces, budgets, r.below(3) * 37)
+            })
+            .collect();
+        Scenario {
+            requests,
+            head,
+            close,
+            depth,
+            memos,
+            conns,
+        }
+    }
+
+    /// What a scenario left: bytes on the wire, per-endpoint counts, outcomes, samples.
+    fn simulate(s: &Scenario, optimised: bool) -> (Vec<Vec<u8>>, String, Vec<Outcome>, u64) {
+        let n = s.requests.len();
+        let mut st = WorkerStats::new(n);
+        // Without the optimisations: no memo, one slice per request.
+        let reqs = Requests::new(&s.requests, if optimised { s.depth } else { 1 });
+        let mut buf = ReadBuf::new(64, s.memos);
+        if !optimised {
+            buf.memos = Box::new([]);
+        }
+        let mut wire = Vec::new();
+        let mut outcomes = Vec::new();
+        for (order, pieces, budgets, cap) in &s.conns {
+            let mut c = open(s.depth, Mem::default());
+            mem(&mut c).write_cap = *cap;
+            mem(&mut c).write_budget = Some(budgets[0]);
+            for &e in order {
+                let r = InFlight {
+                    head: s.head[e as usize],
+                    close: s.close[e as usize],
+                    ..req(e, 0, 0)
+                };
+                c.enqueue(r, &mut st);
+            }
+            let mut out = c.flush(&reqs, &mut st);
+            for (piece, budget) in pieces.iter().zip(&budgets[1..]) {
+                if out != Outcome::Open {
+                    break;
+                }
+                *mem(&mut c).write_budget.as_mut().unwrap() += budget;
+                out = c.flush(&reqs, &mut st);
+                if out != Outcome::Open {
+                    break;
+                }
+                mem(&mut c).reads.push_back(Ok(piece.clone()));
+                out = c.on_readable(&mut buf, 7, false, &mut st);
+                outcomes.push(out);
+            }
+            if out == Outcome::Open {
+                c.abandon(&mut st);
+            }
+            let written = c.io.as_ref().map_or(Vec::new(), |m| m.written.clone());
+            let want: Vec<u8> = order
+                .iter()
+                .flat_map(|&e| s.requests[e as usize].iter().copied())
+                .collect();
+            assert!(want.starts_with(&written), "not the requests in order");
+            wire.push(written);
+        }
+        let mut counts = String::new();
+        for (e, k) in st.endpoints.iter().enumerate() {
+            let status: Vec<(usize, u64)> = k
+                .status
+                .iter()
+                .enumerate()
+                .filter(|(_, &v)| v > 0)
+                .map(|(i, &v)| (i, v))
+                .collect();
+            counts += &format!(
+                "ep {e}: sent {} completed {} failed {} errors {:?} stop {} written {} read {} status {:?} samples {:?}\n",
+                k.sent,
+                k.completed,
+                k.failed,
+                k.errors,
+                k.in_flight_at_stop,
+                k.bytes_written,
+                k.bytes_read,
+                status,
+                st.samples.samples_of(e),
+            );
+        }
+        counts += &format!(
+            "total read {} written {}\n",
+            st.bytes_read, st.bytes_written
+        );
+        (wire, counts, outcomes, buf.memo_hits())
+    }
+
+    #[test]
+    fn memo_and_runs_change_nothing_against_a_plain_parse_and_one_slice_per_request() {
+        let mut hits = 0;
+        for seed in 0..1500 {
+            let s = scenario(seed);
+            let plain = simulate(&s, false);
+            let fast = simulate(&s, true);
+            assert_eq!(plain.0, fast.0, "wire, seed {seed}");
+            assert_eq!(plain.1, fast.1, "counts, seed {seed}");
+            assert_eq!(plain.2, fast.2, "outcomes, seed {seed}");
+            assert_eq!(plain.3, 0);
+            hits += fast.3;
+        }
+        // The memo was used (and so could have changed something).
+        assert!(hits > 1000, "{hits}");
+    }
 }

@@ -28,10 +28,27 @@ pub fn tressi(args: &[&str], limit: Duration) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn tressi");
+    // Drained while it runs: a summary larger than the pipe buffer (many endpoints)
+    // would otherwise block tressi on its stdout until the limit.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+    let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
     let start = Instant::now();
     loop {
-        if child.try_wait().expect("wait").is_some() {
-            return child.wait_with_output().expect("output");
+        if let Some(status) = child.try_wait().expect("wait") {
+            return Output {
+                status,
+                stdout: stdout.join().expect("stdout"),
+                stderr: stderr.join().expect("stderr"),
+            };
         }
         if start.elapsed() > limit {
             let _ = child.kill();
