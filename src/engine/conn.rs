@@ -700,6 +700,16 @@ mod tests {
         assert_eq!(st.endpoints[1].sent, 2);
     }
 
+    /// The bytes of requests of these endpoints (0: `REQ`, 1: `REQ_B`), in order.
+    fn wire(order: &[u32]) -> Vec<u8> {
+        let one = [REQ, REQ_B];
+        order
+            .iter()
+            .flat_map(|&e| one[e as usize])
+            .copied()
+            .collect()
+    }
+
     #[test]
     fn runs_of_one_endpoint_go_out_as_one_slice_each() {
         let cases: &[(&[u32], usize, usize)] = &[
@@ -719,13 +729,7 @@ mod tests {
             assert_eq!(c.flush(&reqs(), &mut st), Outcome::Open, "{order:?}");
             let m = mem(&mut c);
             assert_eq!((m.last_slices, m.writes), (slices, writes), "{order:?}");
-            let one = [REQ, REQ_B];
-            let want: Vec<u8> = order
-                .iter()
-                .flat_map(|&e| one[e as usize])
-                .copied()
-                .collect();
-            assert_eq!(m.written, want, "{order:?}");
+            assert_eq!(m.written, wire(order), "{order:?}");
         }
     }
 
@@ -743,13 +747,7 @@ mod tests {
         // 67 runs (one request of endpoint 1, then two of endpoint 0, ...).
         assert_eq!(mem(&mut c).writes, 2, "{MAX_IOV} slices, then the rest");
         assert_eq!(mem(&mut c).last_slices, 67 - MAX_IOV);
-        let one = [REQ, REQ_B];
-        let want: Vec<u8> = order
-            .iter()
-            .flat_map(|&e| one[e as usize])
-            .copied()
-            .collect();
-        assert_eq!(mem(&mut c).written, want);
+        assert_eq!(mem(&mut c).written, wire(&order));
         assert_eq!(
             st.endpoints[1].bytes_written,
             (n as u64).div_ceil(3) * REQ_B.len() as u64
