@@ -48,18 +48,19 @@ pub struct Requests {
 impl Requests {
     /// From each endpoint's rendered request, for connections with `depth` requests in
     /// flight.
-    pub fn new(rendered: &[Vec<u8>], depth: usize) -> Self {
+    pub fn new<R: AsRef<[u8]>>(rendered: &[R], depth: usize) -> Self {
         let budget = (RUNS_CAP / rendered.len().max(1)).min(RUN_CAP);
         let runs = rendered
             .iter()
             .map(|r| {
+                let r = r.as_ref();
                 let fit = budget.checked_div(r.len()).unwrap_or(1);
                 r.repeat(depth.min(fit).max(1))
             })
             .collect();
         Requests {
             runs,
-            lens: rendered.iter().map(Vec::len).collect(),
+            lens: rendered.iter().map(|r| r.as_ref().len()).collect(),
         }
     }
 

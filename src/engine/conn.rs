@@ -576,7 +576,7 @@ mod tests {
     /// The two endpoints' requests, repeated for up to 4 in a run (so that longer runs of
     /// one endpoint take several slices).
     fn reqs() -> Requests {
-        Requests::new(&[REQ.to_vec(), REQ_B.to_vec()], 4)
+        Requests::new(&[REQ, REQ_B], 4)
     }
 
     fn open(depth: usize, mem: Mem) -> Conn<Mem> {

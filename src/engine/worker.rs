@@ -375,7 +375,7 @@ pub fn run(plan: &WorkerPlan, control: &Control, origin: Instant) -> io::Result<
             &plan
                 .endpoints
                 .iter()
-                .map(|e| e.request.clone())
+                .map(|e| e.request.as_slice())
                 .collect::<Vec<_>>(),
             plan.pipelining,
         ),
