@@ -45,3 +45,5 @@ cargo test --quiet
 # clear set-up error (that test exists only in this build).
 cargo test --quiet --no-default-features --lib
 scripts/static.sh
+# The floor client that BENCHMARKS.md measures tressi against (scripts/floor.sh).
+scripts/floor.sh --smoke
