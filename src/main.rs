@@ -50,6 +50,9 @@ fn real_main() -> Result<u8, Error> {
         }
         Command::Run(plan) => {
             let mut display = Display::new(&plan.output);
+            for note in plan.notices() {
+                eprintln!("tressi: note: {note}");
+            }
             display.banner(&tressi::ui::banner(&plan));
             if let Some(dir) = &plan.export {
                 report::prepare_export_dir(dir)?;

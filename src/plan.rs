@@ -158,6 +158,96 @@ impl Plan {
             tls: TlsOptions::default(),
         }
     }
+
+    /// What the user asked for that this plan will not do, as lines to show before the
+    /// run (not errors: the run is still valid). Today: TLS options when no endpoint is
+    /// https (an `http://` typed for `https://`, or a flag left over in a script).
+    pub fn notices(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let https = self
+            .endpoints
+            .iter()
+            .any(|e| e.target.scheme == crate::target::Scheme::Https);
+        if !https {
+            let t = &self.tls;
+            let given: Vec<&str> = [
+                (t.cacert.is_some(), "--cacert"),
+                (t.cert.is_some(), "--cert"),
+                (t.key.is_some(), "--key"),
+                (t.insecure, "--insecure"),
+                (t.sni.is_some(), "--sni"),
+            ]
+            .into_iter()
+            .filter_map(|(set, flag)| set.then_some(flag))
+            .collect();
+            if !given.is_empty() {
+                let verb = if given.len() == 1 { "applies" } else { "apply" };
+                out.push(format!(
+                    "{} only {verb} to https URLs, and this run has none: ignored",
+                    given.join(", ")
+                ));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(url: &str, tls: TlsOptions) -> Plan {
+        let target = crate::target::Target::parse(url).expect("url");
+        let mut p = Plan::new(vec![Endpoint {
+            target,
+            method: "GET".into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            rate: None,
+            ramp_up: None,
+            weight: 1,
+            timeout: None,
+            early_exit: None,
+        }]);
+        p.tls = tls;
+        p
+    }
+
+    #[test]
+    fn tls_options_without_an_https_endpoint_are_a_notice() {
+        let all = TlsOptions {
+            cacert: Some("ca.pem".into()),
+            cert: Some("c.pem".into()),
+            key: Some("k.pem".into()),
+            insecure: true,
+            sni: Some("example.com".into()),
+        };
+        let insecure = TlsOptions {
+            insecure: true,
+            ..TlsOptions::default()
+        };
+        let cases: [(&str, TlsOptions, &[&str]); 5] = [
+            ("http://127.0.0.1:8080/", TlsOptions::default(), &[]),
+            (
+                "http://127.0.0.1:8080/",
+                insecure.clone(),
+                &["--insecure only applies to https URLs, and this run has none: ignored"],
+            ),
+            (
+                "http://127.0.0.1:8080/",
+                all.clone(),
+                &[
+                    "--cacert, --cert, --key, --insecure, --sni only apply to https URLs, \
+                   and this run has none: ignored",
+                ],
+            ),
+            ("https://127.0.0.1:8443/", all, &[]),
+            ("https://127.0.0.1:8443/", insecure, &[]),
+        ];
+        for (url, tls, want) in cases {
+            assert_eq!(plan(url, tls.clone()).notices(), want, "{url} {tls:?}");
+        }
+    }
 }
 
 /// What the command line asks for.

@@ -625,3 +625,37 @@ fn head_and_get_endpoints_sharing_head_memos_keep_their_own_bytes() {
         "a GET reads the head and the body"
     );
 }
+
+#[test]
+fn tls_flags_on_an_http_run_are_noted_once_and_the_run_goes_on() {
+    let target = TargetProcess::start(&[]);
+    let url = target.url("/");
+    let args = [
+        url.as_str(),
+        "-k",
+        "--sni",
+        "example.com",
+        "-n",
+        "10",
+        "-c",
+        "2",
+    ];
+    let out = tressi(
+        &[&args[..], &["--json", "--no-ui"]].concat(),
+        Duration::from_secs(20),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr
+            .lines()
+            .filter(|l| l.starts_with("tressi: note:"))
+            .collect::<Vec<_>>(),
+        ["tressi: note: --insecure, --sni only apply to https URLs, and this run has none: ignored"],
+        "{stderr}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(count(&v, &["requests", "completed"]), 10, "{v}");
+    assert!(v["tls"].is_null(), "no https endpoint, no TLS summary: {v}");
+    assert_eq!(target.stop(), 10);
+}
