@@ -208,6 +208,17 @@ struct Setup {
     depth: usize,
 }
 
+impl Setup {
+    /// Each connection's accounting at the start: `depth` requests outstanding.
+    fn counts(&self) -> Vec<Count> {
+        let fresh = Count {
+            partial: 0,
+            outstanding: self.depth,
+        };
+        vec![fresh; self.socks.len()]
+    }
+}
+
 fn setup(a: &Args) -> Result<Setup, String> {
     let one = format!(
         "GET / HTTP/1.1\r\nHost: {}\r\nUser-Agent: tressi/{}\r\n\r\n",
@@ -286,15 +297,11 @@ impl Phase {
 
 /// The epoll loop (tressi's pattern). Returns (responses until the stop, drained).
 fn run_epoll(su: Setup, stop: Instant) -> Result<(u64, u64), String> {
-    let Setup {
-        run_of,
-        req,
-        size,
-        socks,
-        depth,
-    } = su;
+    let mut counts = su.counts();
+    let (run_of, req, size) = (su.run_of, su.req, su.size);
     let mut poll = Poll::new().map_err(io_err("epoll"))?;
-    let mut socks: Vec<mio::net::TcpStream> = socks
+    let mut socks: Vec<mio::net::TcpStream> = su
+        .socks
         .into_iter()
         .enumerate()
         .map(|(i, s)| {
@@ -306,13 +313,6 @@ fn run_epoll(su: Setup, stop: Instant) -> Result<(u64, u64), String> {
             Ok(sock)
         })
         .collect::<Result<_, String>>()?;
-    let mut counts = vec![
-        Count {
-            partial: 0,
-            outstanding: depth,
-        };
-        socks.len()
-    ];
     let mut scratch = vec![0u8; 64 * 1024];
     let mut events = Events::with_capacity(1024);
     let mut responses: u64 = 0;
@@ -363,22 +363,16 @@ fn run_uring(su: Setup, stop: Instant) -> Result<(u64, u64), String> {
     use std::os::fd::AsRawFd;
     const SEND: u64 = 1 << 32;
     const BUF: usize = 16 * 1024;
+    let mut counts = su.counts();
     let Setup {
         run_of,
         req,
         size,
         socks,
-        depth,
+        ..
     } = su;
     // Declared before the ring, so dropped after it: armed receives write into them.
     let mut bufs = vec![0u8; BUF * socks.len()];
-    let mut counts = vec![
-        Count {
-            partial: 0,
-            outstanding: depth,
-        };
-        socks.len()
-    ];
     // At most one receive and one send per connection in flight.
     let entries = (2 * socks.len() + 8).next_power_of_two().max(64) as u32;
     let mut ring: IoUring = IoUring::builder()

@@ -198,17 +198,7 @@ mod tests {
 
     fn plan(url: &str, tls: TlsOptions) -> Plan {
         let target = crate::target::Target::parse(url).expect("url");
-        let mut p = Plan::new(vec![Endpoint {
-            target,
-            method: "GET".into(),
-            headers: Vec::new(),
-            body: Vec::new(),
-            rate: None,
-            ramp_up: None,
-            weight: 1,
-            timeout: None,
-            early_exit: None,
-        }]);
+        let mut p = Plan::new(vec![Endpoint::get(target)]);
         p.tls = tls;
         p
     }
