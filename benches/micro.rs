@@ -235,6 +235,8 @@ fn main() {
         });
         c.established();
         let mut stats = WorkerStats::new(1);
+        // As the worker sets it for a closed-loop endpoint (intended = sent, below).
+        stats.endpoints[0].service_is_latency = true;
         let mut now = 0u64;
         bench(
             &format!("conn turn, {depth} in flight (per turn)"),

@@ -159,8 +159,14 @@ pub struct Counts {
     /// Response time in µs: done − intended send time (coordinated-omission corrected;
     /// equal to the service time in the closed model).
     pub latency: Histogram<u64>,
-    /// Service time in µs: done − actual send.
+    /// Service time in µs: done − actual send. Read it with `service()`: when
+    /// `service_is_latency` is set, nothing is recorded here.
     pub service: Histogram<u64>,
+    /// Closed loop: every request is intended when it is sent, so each service time
+    /// equals its response time; `latency` stands for both and `service` stays empty
+    /// (one histogram record per response instead of two). Set by the worker for the
+    /// endpoints of its closed-loop pools.
+    pub service_is_latency: bool,
     pub status: Box<[u64; STATUS_SLOTS]>,
     /// Requests ended by an error, by kind.
     pub errors: [u64; ErrorKind::COUNT],
@@ -191,6 +197,7 @@ impl Counts {
         Counts {
             latency: new_histogram(),
             service: new_histogram(),
+            service_is_latency: false,
             status: Box::new([0; STATUS_SLOTS]),
             errors: [0; ErrorKind::COUNT],
             sent: 0,
@@ -208,9 +215,26 @@ impl Counts {
         self.sent - self.completed - self.failed
     }
 
+    /// The service-time histogram (µs): `latency` itself in the closed loop.
+    pub fn service(&self) -> &Histogram<u64> {
+        if self.service_is_latency {
+            &self.latency
+        } else {
+            &self.service
+        }
+    }
+
     pub fn merge(&mut self, other: &Counts) {
+        if self.service_is_latency && !other.service_is_latency {
+            // Counts of another kind come in: this side's service times become explicit.
+            self.service.reset();
+            add_histogram(&mut self.service, &self.latency);
+            self.service_is_latency = false;
+        }
         add_histogram(&mut self.latency, &other.latency);
-        add_histogram(&mut self.service, &other.service);
+        if !self.service_is_latency {
+            add_histogram(&mut self.service, other.service());
+        }
         for (a, b) in self.status.iter_mut().zip(other.status.iter()) {
             *a += b;
         }
@@ -376,7 +400,11 @@ impl WorkerStats {
         c.completed += 1;
         let us = micros(latency_ns);
         c.latency.saturating_record(us);
-        c.service.saturating_record(micros(service_ns));
+        if c.service_is_latency {
+            debug_assert_eq!(latency_ns, service_ns, "closed loop: sent = intended");
+        } else {
+            c.service.saturating_record(micros(service_ns));
+        }
         if let Some(tl) = self.timelines.get_mut(endpoint) {
             tl.record(us);
         }
@@ -400,7 +428,8 @@ impl WorkerStats {
         self.conn_errors[kind as usize] += 1;
     }
 
-    /// All endpoints' counts merged.
+    /// All endpoints' counts merged (its `service` always explicit: the endpoints may be
+    /// of both kinds).
     pub fn total(&self) -> Counts {
         let mut t = Counts::new();
         for c in &self.endpoints {
@@ -857,13 +886,13 @@ impl Summary {
                 body_bytes: ep.body.len() as u64,
                 histograms: Histograms::default(),
                 latency_histogram: c.latency.clone(),
-                service_histogram: c.service.clone(),
+                service_histogram: c.service().clone(),
                 rps: per_second(c.completed, secs),
                 requests: requests_of(c),
                 status: status_map(&c.status),
                 errors: Errors::from_counts(&c.errors),
                 latency_us: Latency::from_histogram(&c.latency),
-                service_us: Latency::from_histogram(&c.service),
+                service_us: Latency::from_histogram(c.service()),
                 bytes: Bytes {
                     read: c.bytes_read,
                     written: c.bytes_written,
@@ -1058,6 +1087,54 @@ mod tests {
         assert!(t.service.max() >= 19 && t.service.max() <= 21);
         assert_eq!(a.endpoints[1].completed, 1);
         assert_eq!(a.outstanding(), 2);
+    }
+
+    /// The service histogram of `c` as (value, count) pairs.
+    fn service_of(c: &Counts) -> Vec<(u64, u64)> {
+        c.service()
+            .iter_recorded()
+            .map(|v| (v.value_iterated_to(), v.count_at_value()))
+            .collect()
+    }
+
+    #[test]
+    fn closed_loop_service_times_are_the_latencies_through_every_merge() {
+        // A closed-loop endpoint records one histogram; an open one two. Whatever is
+        // merged into what (worker into worker, endpoints into the total, one kind into
+        // the other), the service times come out as if both had been recorded.
+        let closed = |flag: bool| {
+            let mut w = WorkerStats::new(2);
+            w.endpoints[0].service_is_latency = flag;
+            w.record_response(0, 200, 3_000, 3_000);
+            w.record_response(0, 200, 7_000, 7_000);
+            w.record_response(1, 200, 50_000, 2_000); // open: queued 48 ms
+            w
+        };
+        let want_ep0 = vec![(3, 1), (7, 1)];
+        let want_total = vec![(2, 1), (3, 1), (7, 1)];
+        for (a_flag, b_flag) in [(true, true), (false, true), (true, false), (false, false)] {
+            let (a, b) = (closed(a_flag), closed(b_flag));
+            assert_eq!(service_of(&a.endpoints[0]), want_ep0);
+            assert_eq!(service_of(&a.total()), want_total, "{a_flag}");
+            assert!(!a.total().service_is_latency);
+            let mut m = a.clone();
+            m.merge(&b);
+            let doubled: Vec<(u64, u64)> = want_ep0.iter().map(|&(v, n)| (v, 2 * n)).collect();
+            assert_eq!(service_of(&m.endpoints[0]), doubled, "{a_flag} {b_flag}");
+            assert_eq!(m.endpoints[0].latency.len(), 4);
+            assert_eq!(service_of(&m.endpoints[1]), vec![(2, 2)]);
+            let mut fresh = WorkerStats::new(2);
+            fresh.merge(&a);
+            assert_eq!(
+                service_of(&fresh.endpoints[0]),
+                want_ep0,
+                "into a fresh one"
+            );
+        }
+        assert!(
+            closed(true).endpoints[0].service.is_empty(),
+            "closed loop: one histogram record per response"
+        );
     }
 
     #[test]

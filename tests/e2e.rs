@@ -34,6 +34,15 @@ fn built_in_target_counts_match_exactly() {
         // 13-byte body + head per response; request bytes per request.
         assert!(count(&v, &["bytes", "read"]) > 13 * n);
         assert!(count(&v, &["bytes", "written"]) >= 16 * n);
+        // Closed loop: each request is sent when intended, so service time = response
+        // time, for the run and its endpoint, figures and exchange histograms alike.
+        for s in [&v, &v["endpoints"][0]] {
+            assert_eq!(s["service_us"], s["latency_us"], "p={p}");
+            assert_eq!(s["histograms"]["service"], s["histograms"]["latency"]);
+            assert!(s["histograms"]["service"]
+                .as_str()
+                .is_some_and(|h| h.len() > 8));
+        }
     }
 }
 

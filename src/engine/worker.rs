@@ -362,6 +362,17 @@ pub fn run(plan: &WorkerPlan, control: &Control, origin: Instant) -> io::Result<
             wake: None,
         })
         .collect();
+    let mut stats = WorkerStats::new(plan.endpoints.len());
+    for p in &plan.pools {
+        if let PoolKind::Closed { endpoints, .. } = &p.kind {
+            // `refill` sends these at their intended time: one histogram stands for two.
+            for &ep in endpoints {
+                if let Some(c) = stats.endpoints.get_mut(ep) {
+                    c.service_is_latency = true;
+                }
+            }
+        }
+    }
     let mut w = Worker {
         plan,
         control,
@@ -380,7 +391,7 @@ pub fn run(plan: &WorkerPlan, control: &Control, origin: Instant) -> io::Result<
             plan.pipelining,
         ),
         scratch: ReadBuf::new(SCRATCH, plan.endpoints.len()),
-        stats: WorkerStats::new(plan.endpoints.len()),
+        stats,
         remaining: plan.quota.unwrap_or(u64::MAX),
         connect_timeout_ns: plan.connect_timeout.as_nanos() as u64,
         connect_failures: 0,
