@@ -1,6 +1,7 @@
 //! The `tressi` binary: argv → `cli::parse` → run / demo / target → exit code.
 //! Thin on purpose: every decision lives in the library. Exit codes: 0 done, 2 usage or
-//! set-up error (printed once, as `tressi: <message>`), 3 an early-exit rule stopped the
+//! set-up error (printed once, as `tressi: <message>`) or a report that could not be
+//! written to stdout (a closed pipe is not an error), 3 an early-exit rule stopped the
 //! run (the report says which), 130 interrupted by SIGINT/SIGTERM (after the report).
 
 use std::io::{self, Write};
@@ -19,8 +20,78 @@ fn main() -> ExitCode {
 }
 
 fn real_main() -> Result<u8, Error> {
+    let mut out = Stdout::new();
+    let code = dispatch(&mut out)?;
+    out.finish()?;
+    Ok(code)
+}
+
+/// Standard output, buffered. A reader that went away (`| head`: a broken pipe) ends the
+/// output quietly; any other failure to write (a full disk, `>/dev/full`) is kept, and
+/// `finish` reports it, so a report that was lost never looks like a success.
+struct Stdout {
+    inner: io::BufWriter<io::StdoutLock<'static>>,
+    closed: bool,
+    failed: Option<io::Error>,
+}
+
+impl Stdout {
+    fn new() -> Stdout {
+        Stdout {
+            inner: io::BufWriter::new(io::stdout().lock()),
+            closed: false,
+            failed: None,
+        }
+    }
+
+    fn note(&mut self, e: io::Error) {
+        self.closed = true;
+        if e.kind() != io::ErrorKind::BrokenPipe && self.failed.is_none() {
+            self.failed = Some(e);
+        }
+    }
+
+    fn finish(mut self) -> Result<(), Error> {
+        if let Err(e) = self.flush() {
+            self.note(e);
+        }
+        match self.failed {
+            Some(e) => Err(Error::Setup(format!(
+                "cannot write to standard output: {e}"
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        match self.inner.write(buf) {
+            Ok(n) => Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Err(e),
+            Err(e) => {
+                self.note(e);
+                Ok(buf.len())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        if let Err(e) = self.inner.flush() {
+            self.note(e);
+        }
+        Ok(())
+    }
+}
+
+fn dispatch(out: &mut Stdout) -> Result<u8, Error> {
     let mut code = 0;
-    let mut out = io::BufWriter::new(io::stdout().lock());
     match tressi::cli::parse(std::env::args_os().skip(1))? {
         Command::Help(text) => {
             let _ = out.write_all(text.as_bytes());
@@ -66,10 +137,10 @@ fn real_main() -> Result<u8, Error> {
             display.finish(); // the panel goes, the cursor comes back: then the report
             let mut summary = summary?;
             report::finish(&mut summary, plan.report.show_secrets);
-            print(&summary, plan.output.json, &mut out);
+            print(&summary, plan.output.json, out);
             if plan.report.latency && !plan.output.json {
                 let _ = writeln!(out, "\n  Detailed Percentile spectrum (ms):");
-                let _ = report::hgrm::write(&summary.histogram, &mut out);
+                let _ = report::hgrm::write(&summary.histogram, out);
             }
             // Written after the report and also when interrupted (the summary says so).
             if let Some(dir) = &plan.export {
@@ -93,18 +164,17 @@ fn real_main() -> Result<u8, Error> {
             display.finish();
             let (mut summary, served) = demo?;
             report::finish(&mut summary, false);
-            print(&summary, json, &mut out);
+            print(&summary, json, out);
             if !json {
                 let _ = writeln!(out, "\n  Target       served {served} responses");
             }
         }
     }
-    let _ = out.flush();
     Ok(code)
 }
 
 fn print(summary: &Summary, json: bool, out: &mut dyn Write) {
-    // A closed stdout (e.g. `| head`) is not an error worth a panic or a message.
+    // Write failures are kept by `Stdout` and reported once at the end.
     let _ = if json {
         report::write_json(summary, out)
     } else {

@@ -668,3 +668,49 @@ fn tls_flags_on_an_http_run_are_noted_once_and_the_run_goes_on() {
     assert!(v["tls"].is_null(), "no https endpoint, no TLS summary: {v}");
     assert_eq!(target.stop(), 10);
 }
+
+#[test]
+fn a_report_that_cannot_be_written_is_an_error_and_a_closed_pipe_is_not() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let target = TargetProcess::start(&[]);
+    let url = target.url("/");
+    let args = [url.as_str(), "-n", "100", "-c", "2", "-q"];
+    // A full disk: the report is lost, so the run must not look like a success.
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full");
+    let runs = if full.is_ok() { 2 } else { 1 };
+    if let Ok(full) = full {
+        let out = Command::new(bin())
+            .args(args)
+            .stdout(full)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "tressi: cannot write to standard output: No space left on device (os error 28)\n"
+        );
+    }
+    // `| head -c 10`: the reader goes away after a few bytes; that is not a failure.
+    let mut child = Command::new(bin())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut first = [0u8; 10];
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_exact(&mut first)
+        .expect("the report starts");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert_eq!(
+        target.stop(),
+        100 * runs,
+        "each run still did its 100 requests"
+    );
+}
