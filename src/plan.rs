@@ -160,10 +160,25 @@ impl Plan {
     }
 
     /// What the user asked for that this plan will not do, as lines to show before the
-    /// run (not errors: the run is still valid). Today: TLS options when no endpoint is
-    /// https (an `http://` typed for `https://`, or a flag left over in a script).
+    /// run (not errors: the run is still valid): TLS options when no endpoint is https
+    /// (an `http://` typed for `https://`, or a flag left over in a script), and the
+    /// rate options when no endpoint has a rate (a closed-loop run).
     pub fn notices(&self) -> Vec<String> {
         let mut out = Vec::new();
+        if self.endpoints.iter().all(|e| e.rate.is_none()) {
+            let ramp = self.ramp_up.is_some() || self.endpoints.iter().any(|e| e.ramp_up.is_some());
+            for (given, what) in [
+                (ramp, "--ramp-up-time (rampUpDurationSec)"),
+                (self.autoscale, "--autoscale"),
+            ] {
+                if given {
+                    out.push(format!(
+                        "{what} only applies to endpoints with a rate (-R, or rps in a \
+                         config), and this run has none: ignored"
+                    ));
+                }
+            }
+        }
         let https = self
             .endpoints
             .iter()
@@ -236,6 +251,38 @@ mod tests {
         ];
         for (url, tls, want) in cases {
             assert_eq!(plan(url, tls.clone()).notices(), want, "{url} {tls:?}");
+        }
+    }
+
+    #[test]
+    fn rate_options_on_a_closed_loop_run_are_a_notice() {
+        let ramp = "--ramp-up-time (rampUpDurationSec) only applies to endpoints with a rate \
+                    (-R, or rps in a config), and this run has none: ignored";
+        let auto = "--autoscale only applies to endpoints with a rate (-R, or rps in a \
+                    config), and this run has none: ignored";
+        let secs = Some(Duration::from_secs(5));
+        // (global ramp-up, endpoint ramp-up, autoscale, endpoint rate) -> notices
+        let cases: [(
+            Option<Duration>,
+            Option<Duration>,
+            bool,
+            Option<f64>,
+            &[&str],
+        ); 6] = [
+            (None, None, false, None, &[]),
+            (secs, None, false, None, &[ramp]),
+            (None, secs, false, None, &[ramp]),
+            (None, None, true, None, &[auto]),
+            (secs, None, true, None, &[ramp, auto]),
+            (secs, secs, true, Some(10.0), &[]),
+        ];
+        for (global, own, autoscale, rate, want) in cases {
+            let mut p = plan("http://127.0.0.1:8080/", TlsOptions::default());
+            p.ramp_up = global;
+            p.autoscale = autoscale;
+            p.endpoints[0].ramp_up = own;
+            p.endpoints[0].rate = rate;
+            assert_eq!(p.notices(), want, "{global:?} {own:?} {autoscale} {rate:?}");
         }
     }
 }
