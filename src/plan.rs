@@ -262,13 +262,14 @@ mod tests {
                     config), and this run has none: ignored";
         let secs = Some(Duration::from_secs(5));
         // (global ramp-up, endpoint ramp-up, autoscale, endpoint rate) -> notices
-        let cases: [(
+        type Case<'a> = (
             Option<Duration>,
             Option<Duration>,
             bool,
             Option<f64>,
-            &[&str],
-        ); 6] = [
+            &'a [&'a str],
+        );
+        let cases: [Case; 6] = [
             (None, None, false, None, &[]),
             (secs, None, false, None, &[ramp]),
             (None, secs, false, None, &[ramp]),
