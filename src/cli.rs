@@ -609,6 +609,11 @@ pub fn parse_rate(flag: &str, s: &str) -> Result<f64, Error> {
     if !x.is_finite() || x <= 0.0 {
         return Err(bad());
     }
+    if x > crate::plan::MAX_RATE {
+        return Err(usage(format!(
+            "{flag}: rate '{s}' is above the most one endpoint may ask for, 10M requests per second"
+        )));
+    }
     Ok(x)
 }
 
@@ -1524,6 +1529,19 @@ mod tests {
                 format!(
                     "--rps: invalid rate '{bad}': expected a number of requests per second \
                      > 0, e.g. 100, 0.5, 5k"
+                )
+            );
+        }
+        assert_eq!(
+            run(&["-R", "10M", URL]).unwrap().endpoints[0].rate,
+            Some(1e7)
+        );
+        for big in ["10000001", "1e300", "20M"] {
+            assert_eq!(
+                run_err(&["-R", big, URL]),
+                format!(
+                    "--rps: rate '{big}' is above the most one endpoint may ask for, 10M \
+                     requests per second"
                 )
             );
         }

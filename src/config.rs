@@ -644,7 +644,13 @@ impl Cx<'_> {
                     ep.method = up;
                 }
                 "headers" => self.headers(v, &p, &mut ep.headers)?,
-                "rps" => rps = Some(self.number_min(v, &p, 0.0, false)?),
+                "rps" => {
+                    let x = self.number_min(v, &p, 0.0, false)?;
+                    if x > crate::plan::MAX_RATE {
+                        return Err(self.err(&p, format!("must be <= 10000000 (got {})", shown(v))));
+                    }
+                    rps = Some(x)
+                }
                 "rampUpDurationSec" => {
                     ep.ramp_up = Some(self.seconds(v, &p, false)?).filter(|d| !d.is_zero())
                 }
@@ -954,7 +960,7 @@ pub fn schema() -> Value {
                         "method": { "type": "string", "pattern": method_pattern, "default": "GET", "description": "Case-insensitive." },
                         "payload": { "description": "Any JSON value, sent serialized as the body; null = no body." },
                         "headers": headers,
-                        "rps": { "type": "number", "minimum": 0, "description": "This request's own rate; 0 = closed loop; absent = --rps or closed loop." },
+                        "rps": { "type": "number", "minimum": 0, "maximum": 10000000, "description": "This request's own rate; 0 = closed loop; absent = --rps or closed loop." },
                         "rampUpDurationSec": { "type": "number", "minimum": 0, "description": "0 = the global ramp." },
                         "earlyExit": { "$ref": "#/definitions/earlyExit" },
                         "weight": { "type": "integer", "minimum": 1, "maximum": MAX_WEIGHT, "description": "Share among closed-loop requests." },
@@ -1066,6 +1072,10 @@ mod tests {
             (
                 "{\"requests\": [{\"url\": \"http://h/\", \"rps\": -5}]}",
                 "config t.json:1:43: requests[0].rps: must be >= 0 (got -5)",
+            ),
+            (
+                "{\"requests\": [{\"url\": \"http://h/\", \"rps\": 1e30}]}",
+                "config t.json:1:43: requests[0].rps: must be <= 10000000 (got 1e+30)",
             ),
             (
                 "{\"requests\": [{\"url\": \"http://h/\", \"rsp\": 1}]}",

@@ -6,6 +6,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The highest rate one endpoint may ask for (req/s), from the command line or a config:
+/// far above what one client can send, low enough that a typo (`1e30`) is an error
+/// instead of a run that only reports its requests as never sent.
+pub const MAX_RATE: f64 = 10_000_000.0;
+
 /// One endpoint: a URL with its method, headers and body, and how it is driven.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Endpoint {
