@@ -176,6 +176,7 @@ pub const FAILURE_WARN_PCT: f64 = 10.0;
 pub fn warnings(s: &Summary) -> Vec<String> {
     let mut out = Vec::new();
     for e in &s.endpoints {
+        let mut unreachable = false;
         if let (Some(pct), Some(t), Some(want)) = (
             achieved_pct(e, s.duration_s),
             e.target_rps,
@@ -183,6 +184,7 @@ pub fn warnings(s: &Summary) -> Vec<String> {
         ) {
             let short = (want - e.rps) * s.duration_s;
             if pct < ACHIEVED_WARN_PCT && s.duration_s > 0.0 && short >= SHORTFALL_WARN_REQUESTS {
+                unreachable = true;
                 out.push(format!(
                     "target rate unreachable: {} achieved {:.1} of {:.1} req/s ({pct:.1}%)",
                     endpoint_name(e),
@@ -190,6 +192,20 @@ pub fn warnings(s: &Summary) -> Vec<String> {
                     t
                 ));
             }
+        }
+        // A rate too low for the run's length: nothing was due, so nothing is short,
+        // but an endpoint that sent nothing should not pass unnoticed.
+        if let (false, Some(rate), 0, 0) = (
+            unreachable,
+            e.target_rps,
+            e.requests.sent,
+            e.requests.unsent,
+        ) {
+            out.push(format!(
+                "{} sent no request: at {rate} req/s none was due within the run's {:.1} s",
+                endpoint_name(e),
+                s.duration_s
+            ));
         }
     }
     for e in &s.endpoints {

@@ -322,6 +322,26 @@ fn warnings_fire_at_their_thresholds() {
 }
 
 #[test]
+fn a_rated_endpoint_that_sent_nothing_is_a_warning() {
+    // 0.3 req/s over 2 s: the first request is due after the end (the shortfall rule
+    // wants 2 requests missing, so it alone would say nothing).
+    let mut st = WorkerStats::new(2);
+    st.slots_established = 1;
+    st.record_sent(1);
+    st.record_response(1, 200, 1000, 1000);
+    let s = summary(
+        &st,
+        &plan(&[("http://h/slow", Some(0.3)), ("http://h/b", None)], 1),
+        1,
+        2.0,
+    );
+    assert_eq!(
+        s.warnings,
+        ["GET /slow sent no request: at 0.3 req/s none was due within the run's 2.0 s"]
+    );
+}
+
+#[test]
 fn responses_of_400_and_above_count_as_failures() {
     let mut st = WorkerStats::new(1);
     for i in 0..100 {
