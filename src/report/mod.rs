@@ -202,7 +202,7 @@ pub fn warnings(s: &Summary) -> Vec<String> {
             e.requests.unsent,
         ) {
             out.push(format!(
-                "{} sent no request: at {rate} req/s none was due within the run's {:.1} s",
+                "{} sent no request: at {rate} req/s none was due within the run's {:.1}s",
                 endpoint_name(e),
                 s.duration_s
             ));

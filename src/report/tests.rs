@@ -337,7 +337,7 @@ fn a_rated_endpoint_that_sent_nothing_is_a_warning() {
     );
     assert_eq!(
         s.warnings,
-        ["GET /slow sent no request: at 0.3 req/s none was due within the run's 2.0 s"]
+        ["GET /slow sent no request: at 0.3 req/s none was due within the run's 2.0s"]
     );
 }
 
