@@ -164,12 +164,43 @@ impl Plan {
         }
     }
 
-    /// What the user asked for that this plan will not do, as lines to show before the
-    /// run (not errors: the run is still valid): TLS options when no endpoint is https
-    /// (an `http://` typed for `https://`, or a flag left over in a script), and the
-    /// rate options when no endpoint has a rate (a closed-loop run).
+    /// What the user asked for that this plan will not do as asked, as lines to show
+    /// before the run (not errors: the run is still valid): TLS options when no endpoint
+    /// is https (an `http://` typed for `https://`, or a flag left over in a script), the
+    /// rate options when no endpoint has a rate (a closed-loop run), framing headers that
+    /// tressi replaces (see `request`), and more than one `Host` header.
     pub fn notices(&self) -> Vec<String> {
         let mut out = Vec::new();
+        let mut framing: Vec<&str> = Vec::new();
+        let mut hosts = false;
+        for e in &self.endpoints {
+            for (name, _) in &e.headers {
+                let replaced = ["Content-Length", "Transfer-Encoding"]
+                    .into_iter()
+                    .find(|h| name.eq_ignore_ascii_case(h));
+                if let Some(h) = replaced.filter(|h| !framing.contains(h)) {
+                    framing.push(h);
+                }
+            }
+            hosts |= e
+                .headers
+                .iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case("host"))
+                .count()
+                > 1;
+        }
+        for h in framing {
+            out.push(format!(
+                "the {h} header given is not sent: tressi frames the body itself \
+                 (Content-Length from the body)"
+            ));
+        }
+        if hosts {
+            out.push(
+                "more than one Host header: all are sent, and a server must answer 400 to that"
+                    .to_string(),
+            );
+        }
         if self.endpoints.iter().all(|e| e.rate.is_none()) {
             let ramp = self.ramp_up.is_some() || self.endpoints.iter().any(|e| e.ramp_up.is_some());
             for (given, what) in [
@@ -256,6 +287,41 @@ mod tests {
         ];
         for (url, tls, want) in cases {
             assert_eq!(plan(url, tls.clone()).notices(), want, "{url} {tls:?}");
+        }
+    }
+
+    #[test]
+    fn replaced_framing_headers_and_two_hosts_are_a_notice() {
+        let with = |headers: &[(&str, &str)]| {
+            let mut p = plan("http://127.0.0.1:8080/", TlsOptions::default());
+            p.endpoints[0].headers = headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect();
+            p.endpoints.push(p.endpoints[0].clone());
+            p.notices()
+        };
+        let cl = "the Content-Length header given is not sent: tressi frames the body itself \
+                  (Content-Length from the body)";
+        let te = "the Transfer-Encoding header given is not sent: tressi frames the body \
+                  itself (Content-Length from the body)";
+        let host = "more than one Host header: all are sent, and a server must answer 400 to that";
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str]);
+        let cases: [Case; 5] = [
+            (&[("X-A", "1"), ("Host", "a")], &[]),
+            (&[("content-length", "5")], &[cl]),
+            (
+                &[("Transfer-Encoding", "chunked"), ("Content-Length", "5")],
+                &[te, cl],
+            ),
+            (&[("host", "a"), ("Host", "b")], &[host]),
+            (
+                &[("CONTENT-LENGTH", "1"), ("HOST", "a"), ("host", "a")],
+                &[cl, host],
+            ),
+        ];
+        for (headers, want) in cases {
+            assert_eq!(with(headers), want, "{headers:?}");
         }
     }
 
