@@ -201,7 +201,7 @@ impl Drop for TargetServer {
 }
 
 /// `tressi target`: serve until SIGINT/SIGTERM. Prints `listening on ADDR` first and
-/// `served N responses` last, both on stdout.
+/// `served N responses` (`response` for 1) last, both on stdout.
 pub fn run_cli(opts: &TargetOptions) -> Result<(), Error> {
     crate::signal::install();
     let server = TargetServer::start(&TargetConfig::from(opts))?;
@@ -215,7 +215,8 @@ pub fn run_cli(opts: &TargetOptions) -> Result<(), Error> {
     }
     let served = server.stop();
     let mut out = io::stdout().lock();
-    let _ = writeln!(out, "served {served} responses");
+    let noun = if served == 1 { "response" } else { "responses" };
+    let _ = writeln!(out, "served {served} {noun}");
     let _ = out.flush();
     Ok(())
 }

@@ -357,6 +357,11 @@ fn a_server_that_is_not_tls_is_a_setup_error() {
     let url = target.url("/").replacen("http://", "https://", 1);
     let err = setup_error(&["-n", "10", &url]);
     assert!(err.contains("TLS handshake failed"), "{err}");
+    assert!(
+        err.trim_end()
+            .ends_with("(the server does not speak TLS on this port: plain HTTP? try http://)"),
+        "{err}"
+    );
     target.stop();
 }
 

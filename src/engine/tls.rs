@@ -302,6 +302,10 @@ fn probe_hint(e: &io::Error) -> &'static str {
         Some(te) if error_kind(te, true) == ErrorKind::TlsCert => {
             " (trust its CA with --cacert FILE, or skip verification with --insecure)"
         }
+        // What a plain-HTTP server's answer to a ClientHello looks like.
+        Some(rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)) => {
+            " (the server does not speak TLS on this port: plain HTTP? try http://)"
+        }
         _ => "",
     }
 }

@@ -157,7 +157,10 @@ impl TargetProcess {
         assert!(status.success(), "target exited with {status}");
         let last = rest.lines().last().unwrap_or_default().to_string();
         last.strip_prefix("served ")
-            .and_then(|s| s.strip_suffix(" responses"))
+            .and_then(|s| {
+                s.strip_suffix(" responses")
+                    .or_else(|| s.strip_suffix(" response"))
+            })
             .unwrap_or_else(|| panic!("unexpected last line {last:?}"))
             .parse()
             .unwrap()
