@@ -104,7 +104,8 @@ fn dispatch(out: &mut Stdout) -> Result<u8, Error> {
             let path = tressi::config::init(std::path::Path::new("."))?;
             let _ = writeln!(
                 out,
-                "wrote {} (run it with 'tressi run {}')",
+                "wrote {} (run it with 'tressi run {}'; for an editor's completion, its \
+                 $schema file: 'tressi schema > tressi.schema.json')",
                 path.display(),
                 tressi::config::INIT_FILE
             );

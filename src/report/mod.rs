@@ -252,6 +252,12 @@ pub fn write_json(s: &Summary, out: &mut dyn Write) -> io::Result<()> {
 /// so a typo costs a clear error instead of a finished run with nowhere to go.
 pub fn prepare_export_dir(dir: &Path) -> Result<(), Error> {
     let fail = |e: io::Error| Error::Setup(format!("--export {}: {e}", dir.display()));
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::Setup(format!(
+            "--export {}: exists and is not a directory",
+            dir.display()
+        )));
+    }
     std::fs::create_dir_all(dir).map_err(fail)?;
     let probe = dir.join(format!(".tressi-probe-{}", std::process::id()));
     std::fs::write(&probe, b"").map_err(fail)?;
