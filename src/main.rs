@@ -52,9 +52,7 @@ impl Stdout {
     }
 
     fn finish(mut self) -> Result<(), Error> {
-        if let Err(e) = self.flush() {
-            self.note(e);
-        }
+        let _ = self.flush(); // a failure is kept in `failed`
         match self.failed {
             Some(e) => Err(Error::Setup(format!(
                 "cannot write to standard output: {e}"
