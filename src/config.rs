@@ -647,7 +647,8 @@ impl Cx<'_> {
                 "rps" => {
                     let x = self.number_min(v, &p, 0.0, false)?;
                     if x > crate::plan::MAX_RATE {
-                        return Err(self.err(&p, format!("must be <= 10000000 (got {})", shown(v))));
+                        let max = crate::plan::MAX_RATE as u64;
+                        return Err(self.err(&p, format!("must be <= {max} (got {})", shown(v))));
                     }
                     rps = Some(x)
                 }
@@ -960,7 +961,7 @@ pub fn schema() -> Value {
                         "method": { "type": "string", "pattern": method_pattern, "default": "GET", "description": "Case-insensitive." },
                         "payload": { "description": "Any JSON value, sent serialized as the body; null = no body." },
                         "headers": headers,
-                        "rps": { "type": "number", "minimum": 0, "maximum": 10000000, "description": "This request's own rate; 0 = closed loop; absent = --rps or closed loop." },
+                        "rps": { "type": "number", "minimum": 0, "maximum": crate::plan::MAX_RATE as u64, "description": "This request's own rate; 0 = closed loop; absent = --rps or closed loop." },
                         "rampUpDurationSec": { "type": "number", "minimum": 0, "description": "0 = the global ramp." },
                         "earlyExit": { "$ref": "#/definitions/earlyExit" },
                         "weight": { "type": "integer", "minimum": 1, "maximum": MAX_WEIGHT, "description": "Share among closed-loop requests." },

@@ -175,7 +175,7 @@ impl Plan {
         let mut hosts = false;
         for e in &self.endpoints {
             for (name, _) in &e.headers {
-                let replaced = ["Content-Length", "Transfer-Encoding"]
+                let replaced = crate::request::FRAMING_HEADERS
                     .into_iter()
                     .find(|h| name.eq_ignore_ascii_case(h));
                 if let Some(h) = replaced.filter(|h| !framing.contains(h)) {

@@ -22,6 +22,9 @@
 
 use crate::plan::Endpoint;
 
+/// Headers tressi always sets itself from the body (item 4 above): a user's are not sent.
+pub const FRAMING_HEADERS: [&str; 2] = ["Content-Length", "Transfer-Encoding"];
+
 /// The `User-Agent` sent unless the user gives one.
 pub const USER_AGENT: &str = concat!("tressi/", env!("CARGO_PKG_VERSION"));
 
@@ -121,8 +124,7 @@ pub fn render(endpoint: &Endpoint, keepalive: bool) -> Vec<u8> {
     }
     for (n, v) in &endpoint.headers {
         let skip = is(n, "host")
-            || is(n, "content-length")
-            || is(n, "transfer-encoding")
+            || FRAMING_HEADERS.iter().any(|h| is(n, h))
             || (!keepalive && is(n, "connection"));
         if !skip {
             line(&mut out, n, v);
