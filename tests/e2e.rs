@@ -671,7 +671,6 @@ fn tls_flags_on_an_http_run_are_noted_once_and_the_run_goes_on() {
 
 #[test]
 fn a_report_that_cannot_be_written_is_an_error_and_a_closed_pipe_is_not() {
-    use std::io::Read;
     use std::process::{Command, Stdio};
     let target = TargetProcess::start(&[]);
     let url = target.url("/");
@@ -691,20 +690,16 @@ fn a_report_that_cannot_be_written_is_an_error_and_a_closed_pipe_is_not() {
             "tressi: cannot write to standard output: No space left on device (os error 28)\n"
         );
     }
-    // `| head -c 10`: the reader goes away after a few bytes; that is not a failure.
+    // `| head` that has already gone: the reader closes before the report is written
+    // (tressi writes it only after its 100 requests), so every write meets a broken
+    // pipe. That is not a failure.
     let mut child = Command::new(bin())
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    let mut first = [0u8; 10];
-    child
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_exact(&mut first)
-        .expect("the report starts");
+    drop(child.stdout.take());
     let out = child.wait_with_output().expect("wait");
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
